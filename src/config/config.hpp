@@ -1,0 +1,74 @@
+#pragma once
+// Server configuration: one INI file (see docs/configuration.md and
+// deploy/pirus.conf.example), then PIRUS_<SECTION>_<KEY> environment variables, then
+// command-line `--set section.key=value` overrides, each layer winning over the previous.
+// Every key has a default, so an empty file (or none) gives a working embedded server.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace pirus {
+
+struct Config {
+  // [server]
+  std::string listen_address = "127.0.0.1";
+  unsigned short listen_port = 8080;
+  std::string data_dir = "/var/lib/pirus";  // files/, pipelines/, jobs/, databases/, tmp/
+  std::string log_level = "info";            // trace|debug|info|warn|error
+
+  // [database]
+  std::string database_url;  // empty: sqlite://<data_dir>/pirus.db
+
+  // [docker]
+  std::string docker_socket = "/var/run/docker.sock";
+  bool allow_build_network = false;  // RUN steps of pipeline builds get no network by default
+
+  // [jobs]
+  std::string job_user = "auto";     // "auto" or "uid:gid" (see docs/configuration.md)
+  std::string job_network = "none";
+
+  // [limits]
+  int max_running_jobs = 4;          // jobs in initializing or running at once
+  double max_total_cpus = 0;         // CPU budget of all running jobs; 0 = no budget
+  std::int64_t max_total_memory_mb = 0;  // memory budget of running and paused jobs; 0 = none
+  double job_cpus = 1;               // defaults for a job that asks for nothing
+  std::int64_t job_memory_mb = 1024;
+  std::int64_t job_pids = 512;
+  double max_job_cpus = 0;           // the most one job may ask for; 0 = host CPU count
+  std::int64_t max_job_memory_mb = 65536;
+  std::int64_t max_job_pids = 4096;
+  std::int64_t max_upload_bytes = 50LL << 30;
+  std::int64_t max_package_bytes = 1LL << 30;
+
+  // Derived paths.
+  std::string files_dir() const { return data_dir + "/files"; }
+  std::string pipelines_dir() const { return data_dir + "/pipelines"; }
+  std::string jobs_dir() const { return data_dir + "/jobs"; }
+  std::string databases_dir() const { return data_dir + "/databases"; }
+  std::string tmp_dir() const { return data_dir + "/tmp"; }
+  std::string effective_database_url() const;
+};
+
+// Loads the layers. `file` may be empty (no file); a named file that does not exist is an
+// error. `env` is the process environment as key/value pairs; `overrides` are
+// "section.key=value" strings. Unknown sections or keys and ill-typed values are kInvalid
+// naming the key and where it came from; sizes accept K/M/G/T suffixes ("10G").
+Result<Config> load_config(const std::string& file, const std::map<std::string, std::string>& env,
+                           const std::vector<std::string>& overrides);
+
+// The process environment as a map (for load_config).
+std::map<std::string, std::string> process_environment();
+
+// "10G" -> 10737418240. nullopt when malformed.
+std::optional<std::int64_t> parse_size(const std::string& text);
+
+// Every key with its current value, as "section.key = value" lines (for `pirus server
+// --print-config`).
+std::string describe_config(const Config& config);
+
+}  // namespace pirus
