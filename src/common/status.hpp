@@ -58,6 +58,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  // Default-constructible only because asio's co_spawn needs it; never observed as ok.
+  Result() : v_(Status::internal("result was never set")) {}
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).is_ok());
@@ -87,4 +89,11 @@ class [[nodiscard]] Result {
   do {                                     \
     ::pirus::Status _st = (expr);          \
     if (!_st.is_ok()) return _st;          \
+  } while (0)
+
+// The same for coroutines returning awaitable<Status>.
+#define PIRUS_CO_RETURN_IF_ERROR(expr)     \
+  do {                                     \
+    ::pirus::Status _st = (expr);          \
+    if (!_st.is_ok()) co_return _st;       \
   } while (0)

@@ -1,0 +1,17 @@
+#pragma once
+// How model objects look on the wire (docs/api.md). Server paths never leave the server.
+
+#include <boost/json/object.hpp>
+
+#include "managers/container_manager.hpp"
+#include "model/model.hpp"
+
+namespace pirus::api {
+
+boost::json::object file_json(const File& f);
+// `detail` adds the manifest and the form.
+boost::json::object pipeline_json(const Pipeline& p, bool detail);
+boost::json::object job_json(const Job& j);
+boost::json::object stats_json(const JobStats& s);
+
+}  // namespace pirus::api

@@ -1,0 +1,25 @@
+#include "core/event_bus.hpp"
+
+#include <vector>
+
+namespace pirus {
+
+std::uint64_t EventBus::subscribe(Handler handler) {
+  handlers_[next_] = std::move(handler);
+  return next_++;
+}
+
+void EventBus::unsubscribe(std::uint64_t token) { handlers_.erase(token); }
+
+void EventBus::publish(const Event& event) {
+  // A handler may unsubscribe itself (or others) while we iterate: copy the tokens first.
+  std::vector<std::uint64_t> tokens;
+  tokens.reserve(handlers_.size());
+  for (const auto& [t, h] : handlers_) tokens.push_back(t);
+  for (auto t : tokens) {
+    auto it = handlers_.find(t);
+    if (it != handlers_.end()) it->second(event);
+  }
+}
+
+}  // namespace pirus

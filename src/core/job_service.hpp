@@ -1,0 +1,83 @@
+#pragma once
+// Jobs: creation, the scheduler, the run (workspace -> container -> completion ->
+// outputs), user actions (pause, resume, cancel, delete) and restart recovery.
+//
+// Everything runs on the event loop (one thread), so the service's own state needs no
+// locks. Concurrency between coroutines (a cancel arriving while a launch is awaited) is
+// settled by the store: every status change is a compare-and-swap, and the loser of a
+// race undoes its side effects (a launch that lost to a cancel kills its container).
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "core/core_context.hpp"
+#include "core/pipeline_service.hpp"
+#include "managers/container_manager.hpp"
+
+namespace pirus {
+
+struct NewJobRequest {
+  Id pipeline_id = 0;
+  std::string name;
+  std::vector<Id> inputs;
+  boost::json::object parameters;
+  int priority = 0;
+  Resources resources;  // 0 = server default
+};
+
+class JobService : public JobObserver {
+ public:
+  JobService(CoreContext& ctx, PipelineService& pipelines);
+
+  // Validates everything (pipeline ready, inputs usable, parameters against the form,
+  // resources within the limits), stores the job in `waiting` and wakes the scheduler.
+  Result<Job> create(const NewJobRequest& request);
+
+  boost::asio::awaitable<Result<Job>> pause(Id id);
+  boost::asio::awaitable<Result<Job>> resume(Id id);
+  boost::asio::awaitable<Result<Job>> cancel(Id id);
+  // Only final jobs; removes the row, the output files and the workspace.
+  boost::asio::awaitable<Status> remove(Id id);
+  boost::asio::awaitable<Result<JobStats>> stats(Id id);
+
+  // Reconciles the store with the engine after a (re)start, then starts scheduling.
+  boost::asio::awaitable<void> recover();
+  // Asks the scheduler to look at the queue (coalesced: many calls, one pass).
+  void wake_scheduler();
+  // Stops starting jobs (graceful shutdown); running containers are left alone.
+  void stop();
+  // Number of coroutines still working on jobs (for a graceful shutdown).
+  int busy() const { return busy_; }
+
+  // JobObserver
+  void on_job_exited(Id job_id, const ExitInfo& exit) override;
+
+ private:
+  boost::asio::awaitable<void> schedule_loop();
+  void schedule_pass();
+  boost::asio::awaitable<void> start(Job job);
+  boost::asio::awaitable<void> handle_exit(Id job_id, ExitInfo exit);
+  boost::asio::awaitable<void> finalize_success(Job job);
+  Result<Job> fail(const Job& job, const std::string& reason, std::optional<int> exit_code = {});
+  std::string build_config_json(const Job& job, const Pipeline& p,
+                                const std::vector<struct WorkspaceInput>& inputs,
+                                const boost::json::object& manifest) const;
+  void publish(const Job& job);
+
+  CoreContext& ctx_;
+  PipelineService& pipelines_;
+  boost::asio::steady_timer wake_;
+  bool scheduler_running_ = false;
+  bool stopping_ = false;
+  int busy_ = 0;
+  // Exits reported while the launch coroutine had not yet recorded `running`.
+  std::map<Id, ExitInfo> early_exits_;
+};
+
+}  // namespace pirus

@@ -1,0 +1,63 @@
+#pragma once
+// DockerManager: the ContainerManager for a Docker Engine reached over its unix socket
+// (Engine API v1.41, HTTP/1.1). Everything is asynchronous on the manager's executor: one
+// event stream watches every job for `die`, one log stream per job appends its output to the
+// host files, and every other call is a short request on a connection of its own.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <string>
+
+#include "managers/container_manager.hpp"
+
+namespace pirus {
+
+struct DockerConfig {
+  std::string socket_path = "/var/run/docker.sock";
+  // Identifies this Pirus server: every container and image it creates is labelled
+  // pirus.instance=<id>, so that list_jobs() and the event filter see only its own work even
+  // when several servers share one dockerd. Containers are named
+  // pirus-<first 8 characters of the id>-job-<job id>.
+  std::string instance_id;
+  std::string api_version = "v1.41";
+};
+
+namespace docker {
+struct ManagerState;
+}
+
+class DockerManager final : public ContainerManager {
+ public:
+  DockerManager(asio::any_io_executor ex, DockerConfig cfg);
+  ~DockerManager() override;
+
+  std::string_view name() const override { return "docker"; }
+  ManagerFeatures features() const override;
+
+  asio::awaitable<Status> start(JobObserver* observer) override;
+  void shutdown() override;
+
+  asio::awaitable<Result<std::string>> build_image(BuildRequest request) override;
+  asio::awaitable<Status> remove_image(std::string image) override;
+
+  asio::awaitable<Result<std::string>> launch(JobLaunch launch) override;
+  asio::awaitable<Status> pause(std::string container_id) override;
+  asio::awaitable<Status> resume(std::string container_id) override;
+  asio::awaitable<Status> kill_and_remove(std::string container_id) override;
+  asio::awaitable<Status> remove(std::string container_id) override;
+  asio::awaitable<Result<JobStats>> stats(std::string container_id) override;
+
+  asio::awaitable<Result<std::vector<JobContainer>>> list_jobs() override;
+  asio::awaitable<Status> watch(Id job_id, std::string container_id, std::string stdout_path,
+                                std::string stderr_path) override;
+
+  // The container name launch() gives the job: pirus-<instance[0:8]>-job-<id>.
+  static std::string container_name(const std::string& instance_id, Id job_id);
+
+ private:
+  // Shared with the detached stream coroutines, which may still be suspended when the
+  // manager goes away: they hold the state, never the manager.
+  std::shared_ptr<docker::ManagerState> st_;
+};
+
+}  // namespace pirus

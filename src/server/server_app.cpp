@@ -1,0 +1,166 @@
+#include "server/server_app.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "api/rest_api.hpp"
+#include "common/fs_util.hpp"
+#include "core/file_service.hpp"
+#include "core/job_service.hpp"
+#include "core/pipeline_service.hpp"
+#include "http/http_server.hpp"
+#include "managers/docker/docker_manager.hpp"
+#include "store/store.hpp"
+
+namespace pirus {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+Status prepare_data_dir(const Config& c) {
+  std::error_code ec;
+  for (const auto& dir : {c.data_dir, c.files_dir(), c.pipelines_dir(), c.jobs_dir(),
+                          c.databases_dir(), c.tmp_dir()}) {
+    fs::create_directories(dir, ec);
+    if (ec) return Status::internal("cannot create " + dir + ": " + ec.message());
+  }
+  // Files of every user live here: only Pirus (and the engine, as root) may look inside.
+  ::chmod(c.data_dir.c_str(), 0750);
+  ::chmod(c.databases_dir().c_str(), 0755);
+  // Partial uploads and build contexts from a previous run are garbage now.
+  for (const auto& e : fs::directory_iterator(c.tmp_dir(), ec)) fs::remove_all(e.path(), ec);
+  return Status::ok();
+}
+
+Result<std::string> instance_id(Store& store) {
+  auto id = store.get_meta("instance_id");
+  if (id) return id;
+  if (id.status().code() != Code::kNotFound) return id.status();
+  std::string fresh = random_hex(16);
+  PIRUS_RETURN_IF_ERROR(store.set_meta("instance_id", fresh));
+  return fresh;
+}
+
+std::string resolve_job_user(const std::string& configured) {
+  if (configured != "auto") return configured;
+  // Root would make job outputs root-owned and give jobs root inside: use nobody instead.
+  if (::geteuid() == 0) return "65534:65534";
+  return std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
+}
+
+void set_log_level(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+}  // namespace
+
+int run_server(const Config& config) {
+  set_log_level(config.log_level);
+  if (Status st = prepare_data_dir(config); !st) {
+    spdlog::error("{}", st.message());
+    return 1;
+  }
+  auto store = open_store(config.effective_database_url());
+  if (!store) {
+    spdlog::error("cannot open the database: {}", store.status().message());
+    return 1;
+  }
+  auto instance = instance_id(**store);
+  if (!instance) {
+    spdlog::error("cannot read the server identity: {}", instance.status().message());
+    return 1;
+  }
+
+  asio::io_context io(1);
+  asio::thread_pool workers(2);
+  EventBus events;
+  DockerConfig dcfg;
+  dcfg.socket_path = config.docker_socket;
+  dcfg.instance_id = *instance;
+  DockerManager manager(io.get_executor(), dcfg);
+  CoreContext ctx{config, **store, manager, io.get_executor(), workers, events, *instance,
+                  resolve_job_user(config.job_user)};
+  PipelineService pipelines(ctx);
+  FileService files(ctx);
+  JobService jobs(ctx, pipelines);
+
+  http::ServerLimits limits;
+  limits.max_file_body = std::max(config.max_upload_bytes, config.max_package_bytes);
+  limits.temp_dir = config.tmp_dir();
+  http::Server server(io, limits);
+  api::register_rest_api(server, {ctx, pipelines, files, jobs});
+  if (Status st = server.listen(config.listen_address, config.listen_port); !st) {
+    spdlog::error("{}", st.message());
+    return 1;
+  }
+  spdlog::info("pirus server listening on http://{}:{} (data {}, database {}, jobs run as {})",
+               config.listen_address, server.port(), config.data_dir,
+               config.effective_database_url(), ctx.job_user);
+
+  bool stopping = false;
+  asio::steady_timer retry(io);
+  // Connect to the engine (retrying while it is down), then reconcile and schedule.
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (int attempt = 0; !stopping; ++attempt) {
+          Status st = co_await manager.start(&jobs);
+          if (st) break;
+          if (attempt == 0) spdlog::error("{}; retrying every 5 s", st.message());
+          retry.expires_after(std::chrono::seconds(5));
+          boost::system::error_code ec;
+          co_await retry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (stopping) co_return;
+        pipelines.resume_interrupted_builds();
+        co_await jobs.recover();
+      },
+      asio::detached);
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down (running jobs keep running)", sig);
+    stopping = true;
+    retry.cancel();
+    server.stop();
+    jobs.stop();
+    // Let coroutines that are writing job state finish, for at most 20 s.
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer t(io);
+          auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+          while (jobs.busy() > 0 && std::chrono::steady_clock::now() < deadline) {
+            t.expires_after(std::chrono::milliseconds(50));
+            boost::system::error_code wait_ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+          }
+          manager.shutdown();
+          io.stop();
+        },
+        asio::detached);
+  });
+
+  io.run();
+  workers.join();
+  spdlog::info("pirus server stopped");
+  return 0;
+}
+
+}  // namespace pirus

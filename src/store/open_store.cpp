@@ -1,0 +1,37 @@
+#include <algorithm>
+#include <cctype>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
+
+namespace pirus {
+
+Result<std::unique_ptr<Store>> open_store(const std::string& url) {
+  std::string path;
+  const auto sep = url.find("://");
+  if (sep == std::string::npos) {
+    path = url;
+  } else {
+    std::string scheme = url.substr(0, sep);
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // The rest of a PostgreSQL URL is never echoed: it may carry a password.
+    if (scheme == "postgres" || scheme == "postgresql") {
+      return Status::invalid(
+          "database URL " + scheme +
+          "://...: the PostgreSQL backend is not built yet; use sqlite:///path/to/pirus.db");
+    }
+    if (scheme != "sqlite") {
+      return Status::invalid("database URL scheme '" + scheme +
+                             "' is not supported; use sqlite:///path/to/pirus.db");
+    }
+    // "sqlite:///abs/path" leaves "/abs/path"; "sqlite://rel/path" leaves "rel/path".
+    path = url.substr(sep + 3);
+  }
+  if (path.empty()) return Status::invalid("database URL '" + url + "' names no file");
+  auto store = SqliteStore::open(path);
+  if (!store) return store.status();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+}  // namespace pirus
