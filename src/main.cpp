@@ -19,12 +19,10 @@ int main(int argc, char** argv) {
   std::string data_dir;
   std::vector<std::string> overrides;
   bool print_config = false;
-  server->add_option("-c,--config", config_file, "INI configuration file")
-      ->envname("PIRUS_CONFIG");
+  server->add_option("-c,--config", config_file, "INI configuration file")->envname("PIRUS_CONFIG");
   server->add_option("--listen", listen, "address:port to listen on (server.listen)");
   server->add_option("--data-dir", data_dir, "data directory (server.data_dir)");
-  server->add_option("--set", overrides, "override a setting: section.key=value")
-      ->take_all();
+  server->add_option("--set", overrides, "override a setting: section.key=value")->take_all();
   server->add_flag("--print-config", print_config, "print the effective configuration and exit");
   server->callback([&]() {
     std::vector<std::string> sets = overrides;

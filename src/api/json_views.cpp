@@ -75,9 +75,8 @@ json::object job_json(const Job& j) {
   o["status"] = std::string(to_string(j.status));
   o["priority"] = j.priority;
   o["parameters"] = parse_or_empty(j.parameters_json);
-  o["resources"] = {{"cpus", j.resources.cpus},
-                    {"memory_mb", j.resources.memory_mb},
-                    {"pids", j.resources.pids}};
+  o["resources"] = {
+      {"cpus", j.resources.cpus}, {"memory_mb", j.resources.memory_mb}, {"pids", j.resources.pids}};
   o["progress"] = j.progress;
   o["progress_label"] = j.progress_label;
   o["exit_code"] = j.exit_code ? json::value(*j.exit_code) : json::value(nullptr);

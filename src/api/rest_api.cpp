@@ -80,7 +80,9 @@ Status read_int(const json::object& o, const char* key, std::int64_t& out) {
   return Status::ok();
 }
 
-Response ok_json(const json::value& v, int status = 200) { return Response::json(status, v); }
+Response ok_json(const json::value& v, int status = 200) {
+  return Response::json(status, v);
+}
 
 Response page_json(json::array items, const std::string& next_cursor) {
   return ok_json(json::object{{"items", std::move(items)}, {"next_cursor", next_cursor}});
@@ -93,8 +95,8 @@ std::string content_type_for(const std::string& name) {
   if (ext == "png") return "image/png";
   if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
   if (ext == "json") return "application/json";
-  if (ext == "txt" || ext == "log" || ext == "tsv" || ext == "csv" || ext == "md" || name == "LICENSE" ||
-      name == "README") {
+  if (ext == "txt" || ext == "log" || ext == "tsv" || ext == "csv" || ext == "md" ||
+      name == "LICENSE" || name == "README") {
     return "text/plain; charset=utf-8";
   }
   return "application/octet-stream";
@@ -119,22 +121,22 @@ Result<std::vector<JobStatus>> parse_statuses(const Request& req) {
 // --- routes ------------------------------------------------------------------
 
 void add_service_routes(http::Server& server, Services s) {
-  server.add({"GET", "/api/v1/health", http::BodyKind::kNone,
-              [s](Request&) -> asio::awaitable<Response> {
-                int version = s.ctx.store.schema_version();
-                bool db_ok = version > 0;
-                auto running = s.ctx.store.count_jobs({JobStatus::kRunning});
-                auto waiting = s.ctx.store.count_jobs({JobStatus::kWaiting});
-                json::object o{{"status", db_ok ? "ok" : "unhealthy"},
-                               {"version", "0.1.0"},
-                               {"database", db_ok ? "ok" : "unavailable"},
-                               {"schema_version", version},
-                               {"engine", std::string(s.ctx.manager.name())},
-                               {"jobs",
-                                {{"running", running ? *running : -1},
-                                 {"waiting", waiting ? *waiting : -1}}}};
-                co_return ok_json(o, db_ok ? 200 : 503);
-              }});
+  server.add(
+      {"GET", "/api/v1/health", http::BodyKind::kNone, [s](Request&) -> asio::awaitable<Response> {
+         int version = s.ctx.store.schema_version();
+         bool db_ok = version > 0;
+         auto running = s.ctx.store.count_jobs({JobStatus::kRunning});
+         auto waiting = s.ctx.store.count_jobs({JobStatus::kWaiting});
+         json::object o{
+             {"status", db_ok ? "ok" : "unhealthy"},
+             {"version", "0.1.0"},
+             {"database", db_ok ? "ok" : "unavailable"},
+             {"schema_version", version},
+             {"engine", std::string(s.ctx.manager.name())},
+             {"jobs",
+              {{"running", running ? *running : -1}, {"waiting", waiting ? *waiting : -1}}}};
+         co_return ok_json(o, db_ok ? 200 : 503);
+       }});
   server.add({"GET", "/api/v1/openapi.json", http::BodyKind::kNone,
               [](Request&) -> asio::awaitable<Response> {
                 Response r = Response::text(200, openapi_document(), "application/json");
@@ -178,8 +180,9 @@ void add_pipeline_routes(http::Server& server, Services s) {
                             : f.status());
                   }
                   if (f->status != FileStatus::kUploaded && f->status != FileStatus::kChecked) {
-                    co_return Response::problem(409, "Conflict", "file " + std::to_string(id) +
-                                                                     " is not completely uploaded");
+                    co_return Response::problem(
+                        409, "Conflict",
+                        "file " + std::to_string(id) + " is not completely uploaded");
                   }
                   zip = f->path;
                 } else if (const auto* path = body->if_contains("path");
@@ -236,9 +239,9 @@ void add_pipeline_routes(http::Server& server, Services s) {
                 const std::string& name = req.params["name"];
                 auto it = p->documents.find(name);
                 if (it == p->documents.end()) {
-                  co_return Response::problem(404, "Not Found",
-                                              "pipeline " + std::to_string(*id) +
-                                                  " has no document '" + name + "'");
+                  co_return Response::problem(
+                      404, "Not Found",
+                      "pipeline " + std::to_string(*id) + " has no document '" + name + "'");
                 }
                 // Document paths come from our own package reader (relative, checked); the
                 // prefix check is a second line of defence against a tampered row.
@@ -283,8 +286,9 @@ void add_file_routes(http::Server& server, Services s) {
                 q.cursor = req.query_param("cursor").value_or("");
                 if (auto st = req.query_param("status")) {
                   q.status = parse_file_status(*st);
-                  if (!q.status) co_return Response::problem(400, "Bad Request",
-                                                             "unknown file status '" + *st + "'");
+                  if (!q.status)
+                    co_return Response::problem(400, "Bad Request",
+                                                "unknown file status '" + *st + "'");
                 }
                 if (req.query_param("job_source_id")) {
                   auto j = query_int(req, "job_source_id", 0, 1, INT64_MAX);

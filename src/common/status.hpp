@@ -13,12 +13,12 @@ namespace pirus {
 
 enum class Code {
   kOk = 0,
-  kInvalid,        // bad input from the caller (HTTP 400/422)
-  kNotFound,       // no such entity (HTTP 404)
-  kConflict,       // the entity is not in a state that allows this (HTTP 409)
-  kTooLarge,       // a body, a file or an archive is beyond a configured limit (HTTP 413)
-  kUnavailable,    // a dependency (dockerd, the database) cannot be reached now (HTTP 503)
-  kInternal,       // a bug or an unexpected system failure (HTTP 500)
+  kInvalid,      // bad input from the caller (HTTP 400/422)
+  kNotFound,     // no such entity (HTTP 404)
+  kConflict,     // the entity is not in a state that allows this (HTTP 409)
+  kTooLarge,     // a body, a file or an archive is beyond a configured limit (HTTP 413)
+  kUnavailable,  // a dependency (dockerd, the database) cannot be reached now (HTTP 503)
+  kInternal,     // a bug or an unexpected system failure (HTTP 500)
 };
 
 const char* code_name(Code code);
@@ -60,7 +60,7 @@ class [[nodiscard]] Result {
  public:
   // Default-constructible only because asio's co_spawn needs it; never observed as ok.
   Result() : v_(Status::internal("result was never set")) {}
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).is_ok());
   }
@@ -85,15 +85,15 @@ class [[nodiscard]] Result {
 }  // namespace pirus
 
 // Early return for Status-returning functions.
-#define PIRUS_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::pirus::Status _st = (expr);          \
-    if (!_st.is_ok()) return _st;          \
+#define PIRUS_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::pirus::Status _st = (expr);   \
+    if (!_st.is_ok()) return _st;   \
   } while (0)
 
 // The same for coroutines returning awaitable<Status>.
-#define PIRUS_CO_RETURN_IF_ERROR(expr)     \
-  do {                                     \
-    ::pirus::Status _st = (expr);          \
-    if (!_st.is_ok()) co_return _st;       \
+#define PIRUS_CO_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    ::pirus::Status _st = (expr);      \
+    if (!_st.is_ok()) co_return _st;   \
   } while (0)

@@ -32,8 +32,8 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return "";
   auto e = s.find_last_not_of(" \t\r\n");
   std::string out = s.substr(b, e - b + 1);
-  if (out.size() >= 2 && ((out.front() == '"' && out.back() == '"') ||
-                          (out.front() == '\'' && out.back() == '\''))) {
+  if (out.size() >= 2 &&
+      ((out.front() == '"' && out.back() == '"') || (out.front() == '\'' && out.back() == '\''))) {
     out = out.substr(1, out.size() - 2);
   }
   return out;
@@ -108,7 +108,8 @@ Key str_key(const char* section, const char* name, std::string Config::*field) {
 }
 
 Key bool_key(const char* section, const char* name, bool Config::*field) {
-  return {section, name, [field](Config& c, const std::string& v) { return parse_bool(v, c.*field); },
+  return {section, name,
+          [field](Config& c, const std::string& v) { return parse_bool(v, c.*field); },
           [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
 }
 
@@ -120,7 +121,8 @@ Key int_key(const char* section, const char* name, std::int64_t Config::*field, 
 }
 
 Key size_key(const char* section, const char* name, std::int64_t Config::*field) {
-  return {section, name, [field](Config& c, const std::string& v) { return parse_size_into(v, c.*field); },
+  return {section, name,
+          [field](Config& c, const std::string& v) { return parse_size_into(v, c.*field); },
           [field](const Config& c) { return std::to_string(c.*field); }};
 }
 
@@ -276,14 +278,24 @@ std::optional<std::int64_t> parse_size(const std::string& text) {
     last = static_cast<char>(std::toupper(static_cast<unsigned char>(t.back())));
   }
   switch (last) {
-    case 'K': mult = 1LL << 10; break;
-    case 'M': mult = 1LL << 20; break;
-    case 'G': mult = 1LL << 30; break;
-    case 'T': mult = 1LL << 40; break;
-    default: break;
+    case 'K':
+      mult = 1LL << 10;
+      break;
+    case 'M':
+      mult = 1LL << 20;
+      break;
+    case 'G':
+      mult = 1LL << 30;
+      break;
+    case 'T':
+      mult = 1LL << 40;
+      break;
+    default:
+      break;
   }
   if (mult != 1) t.pop_back();
-  if (t.empty() || !std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); })) {
+  if (t.empty() ||
+      !std::all_of(t.begin(), t.end(), [](unsigned char ch) { return std::isdigit(ch); })) {
     return std::nullopt;
   }
   if (t.size() > 15) return std::nullopt;
@@ -313,13 +325,12 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     try {
       boost::property_tree::read_ini(file, tree);
     } catch (const boost::property_tree::ini_parser_error& e) {
-      return Status::invalid("config file " + file + ", line " + std::to_string(e.line()) +
-                             ": " + e.message());
+      return Status::invalid("config file " + file + ", line " + std::to_string(e.line()) + ": " +
+                             e.message());
     }
     for (const auto& [section, body] : tree) {
       if (body.empty()) {
-        return Status::invalid(file + ": setting '" + section +
-                               "' is outside a [section]");
+        return Status::invalid(file + ": setting '" + section + "' is outside a [section]");
       }
       for (const auto& [name, value] : body) {
         PIRUS_RETURN_IF_ERROR(apply(c, section, name, value.data(), file));

@@ -19,7 +19,7 @@ struct Config {
   std::string listen_address = "127.0.0.1";
   unsigned short listen_port = 8080;
   std::string data_dir = "/var/lib/pirus";  // files/, pipelines/, jobs/, databases/, tmp/
-  std::string log_level = "info";            // trace|debug|info|warn|error
+  std::string log_level = "info";           // trace|debug|info|warn|error
 
   // [database]
   std::string database_url;  // empty: sqlite://<data_dir>/pirus.db
@@ -29,17 +29,17 @@ struct Config {
   bool allow_build_network = false;  // RUN steps of pipeline builds get no network by default
 
   // [jobs]
-  std::string job_user = "auto";     // "auto" or "uid:gid" (see docs/configuration.md)
+  std::string job_user = "auto";  // "auto" or "uid:gid" (see docs/configuration.md)
   std::string job_network = "none";
 
   // [limits]
-  int max_running_jobs = 4;          // jobs in initializing or running at once
-  double max_total_cpus = 0;         // CPU budget of all running jobs; 0 = no budget
+  int max_running_jobs = 4;              // jobs in initializing or running at once
+  double max_total_cpus = 0;             // CPU budget of all running jobs; 0 = no budget
   std::int64_t max_total_memory_mb = 0;  // memory budget of running and paused jobs; 0 = none
-  double job_cpus = 1;               // defaults for a job that asks for nothing
+  double job_cpus = 1;                   // defaults for a job that asks for nothing
   std::int64_t job_memory_mb = 1024;
   std::int64_t job_pids = 512;
-  double max_job_cpus = 0;           // the most one job may ask for; 0 = host CPU count
+  double max_job_cpus = 0;  // the most one job may ask for; 0 = host CPU count
   std::int64_t max_job_memory_mb = 65536;
   std::int64_t max_job_pids = 4096;
   std::int64_t max_upload_bytes = 50LL << 30;

@@ -9,7 +9,9 @@ std::uint64_t EventBus::subscribe(Handler handler) {
   return next_++;
 }
 
-void EventBus::unsubscribe(std::uint64_t token) { handlers_.erase(token); }
+void EventBus::unsubscribe(std::uint64_t token) {
+  handlers_.erase(token);
+}
 
 void EventBus::publish(const Event& event) {
   // A handler may unsubscribe itself (or others) while we iterate: copy the tokens first.

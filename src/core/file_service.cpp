@@ -25,7 +25,7 @@ std::string file_type_of(const std::string& name) {
 }
 
 asio::awaitable<Result<File>> FileService::import_upload(std::string temp_path, std::string name,
-                                                          std::string given_sha256) {
+                                                         std::string given_sha256) {
   // GCC 12 miscompiles coroutines that modify a by-value parameter: work on a local copy.
   std::string expected_sha256 = given_sha256;
   std::transform(expected_sha256.begin(), expected_sha256.end(), expected_sha256.begin(),

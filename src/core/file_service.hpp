@@ -19,7 +19,7 @@ class FileService {
   // when given (a mismatch is kInvalid and nothing is kept), and stores it as a File in
   // `uploaded`, or `checked` when the checksum matched.
   boost::asio::awaitable<Result<File>> import_upload(std::string temp_path, std::string name,
-                                                      std::string expected_sha256);
+                                                     std::string expected_sha256);
 
   // kConflict while an unfinished job uses the file. Removes the row, then the bytes.
   boost::asio::awaitable<Status> remove(Id id);

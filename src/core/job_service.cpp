@@ -46,7 +46,9 @@ std::pair<uid_t, gid_t> parse_user(const std::string& user) {
           static_cast<gid_t>(std::stoul(user.substr(colon + 1)))};
 }
 
-std::string status_name(JobStatus s) { return std::string(to_string(s)); }
+std::string status_name(JobStatus s) {
+  return std::string(to_string(s));
+}
 
 std::vector<std::string> list_genome_refs(const std::string& databases_dir) {
   std::vector<std::string> refs;
@@ -68,7 +70,20 @@ std::string manifest_path(const json::object& manifest, const char* key, const c
 }  // namespace
 
 JobService::JobService(CoreContext& ctx, PipelineService& pipelines)
-    : ctx_(ctx), pipelines_(pipelines), wake_(ctx.loop) {}
+    : ctx_(ctx),
+      pipelines_(pipelines),
+      wake_(ctx.loop),
+      progress_(ctx.loop, [this](Id id, const ProgressUpdate& u) { apply_progress(id, u); }) {}
+
+void JobService::apply_progress(Id job_id, const ProgressUpdate& update) {
+  auto job = ctx_.store.get_job(job_id);
+  if (!job || (job->status != JobStatus::kRunning && job->status != JobStatus::kPause)) return;
+  JobUpdate u;
+  u.progress = update.progress;
+  u.progress_label = update.label;
+  auto patched = ctx_.store.patch_job(job_id, job->status, u);
+  if (patched) publish(*patched);
+}
 
 void JobService::publish(const Job& job) {
   Event e;
@@ -108,7 +123,8 @@ Result<Job> JobService::create(const NewJobRequest& req) {
     }
     if (f->status != FileStatus::kUploaded && f->status != FileStatus::kChecked) {
       return Status::invalid("input file " + std::to_string(fid) + " is " +
-                             std::string(to_string(f->status)) + "; only complete files can be used");
+                             std::string(to_string(f->status)) +
+                             "; only complete files can be used");
     }
     files.push_back(*f);
   }
@@ -229,6 +245,7 @@ void JobService::schedule_pass() {
 void JobService::stop() {
   stopping_ = true;
   wake_.cancel();
+  progress_.shutdown();
 }
 
 // ---------------------------------------------------------------- running a job
@@ -239,8 +256,8 @@ std::string JobService::build_config_json(const Job& job, const Pipeline& p,
   std::string in_dir = manifest_path(manifest, "inputs", "/pipeline/inputs");
   std::string logs_dir = manifest_path(manifest, "logs", "/pipeline/logs");
   json::object cfg;
-  cfg["job"] = {{"id", job.id}, {"name", job.name}, {"pipeline", p.name},
-                {"pipeline_version", p.version}};
+  cfg["job"] = {
+      {"id", job.id}, {"name", job.name}, {"pipeline", p.name}, {"pipeline_version", p.version}};
   auto params = json::parse(job.parameters_json.empty() ? "{}" : job.parameters_json);
   cfg["parameters"] = params;
   json::array ins;
@@ -276,8 +293,8 @@ asio::awaitable<void> JobService::start(Job job) {
     files.push_back(*f);
   }
   auto manifest_v = parse_json(pipeline->manifest_json);
-  json::object manifest = manifest_v && manifest_v->is_object() ? manifest_v->get_object()
-                                                                 : json::object{};
+  json::object manifest =
+      manifest_v && manifest_v->is_object() ? manifest_v->get_object() : json::object{};
   auto inputs = plan_inputs(files);
   WorkspacePaths ws = workspace_paths(ctx_.config.jobs_dir(), job.id);
   std::string config_json = build_config_json(job, *pipeline, inputs, manifest);
@@ -336,7 +353,8 @@ asio::awaitable<void> JobService::start(Job job) {
   }
   JobUpdate u;
   u.container_id = *launched;
-  auto running = ctx_.store.transition_job(job.id, JobStatus::kInitializing, JobStatus::kRunning, u);
+  auto running =
+      ctx_.store.transition_job(job.id, JobStatus::kInitializing, JobStatus::kRunning, u);
   if (!running) {
     // Canceled while we were launching: the container must not outlive the decision.
     early_exits_.erase(job.id);
@@ -347,6 +365,7 @@ asio::awaitable<void> JobService::start(Job job) {
   }
   spdlog::info("job {} running in container {}", job.id, launched->substr(0, 12));
   publish(*running);
+  progress_.watch(job.id, workspace_paths(ctx_.config.jobs_dir(), job.id).progress);
   auto early = early_exits_.find(job.id);
   if (early != early_exits_.end()) {
     ExitInfo exit = early->second;
@@ -382,6 +401,7 @@ Result<Job> JobService::fail(const Job& job, const std::string& reason,
 asio::awaitable<void> JobService::handle_exit(Id job_id, ExitInfo exit) {
   auto job = ctx_.store.get_job(job_id);
   if (!job) co_return;
+  if (job->status != JobStatus::kInitializing) progress_.unwatch(job_id);  // final read
   switch (job->status) {
     case JobStatus::kInitializing:
       early_exits_[job_id] = exit;  // the launch coroutine picks it up
@@ -410,12 +430,13 @@ asio::awaitable<void> JobService::handle_exit(Id job_id, ExitInfo exit) {
       reason = "killed: out of memory (limit " + std::to_string(job->resources.memory_mb) +
                " MB); exit code " + std::to_string(exit.exit_code);
     } else if (job->status == JobStatus::kPause) {
-      reason = "the container stopped while paused (exit code " +
-               std::to_string(exit.exit_code) + ")";
+      reason =
+          "the container stopped while paused (exit code " + std::to_string(exit.exit_code) + ")";
     } else {
       reason = "exited with code " + std::to_string(exit.exit_code);
     }
-    std::string tail = tail_file(workspace_paths(ctx_.config.jobs_dir(), job_id).stderr_log, 20, 4096);
+    std::string tail =
+        tail_file(workspace_paths(ctx_.config.jobs_dir(), job_id).stderr_log, 20, 4096);
     if (!tail.empty()) reason += "; last lines of stderr:\n" + tail;
     (void)fail(*job, reason, exit.exit_code);
   }
@@ -515,6 +536,7 @@ asio::awaitable<Result<Job>> JobService::cancel(Id id) {
   auto canceled = ctx_.store.transition_job(id, job->status, JobStatus::kCanceled, u);
   if (!canceled) co_return canceled.status();
   spdlog::info("job {} canceled", id);
+  progress_.unwatch(id);
   publish(*canceled);
   if (!job->container_id.empty()) {
     Status st = co_await ctx_.manager.kill_and_remove(job->container_id);
@@ -603,8 +625,8 @@ asio::awaitable<void> JobService::recover() {
     if (job.status == JobStatus::kInitializing) {
       if (!has || it->second.state == ContainerState::kCreated) {
         if (has) (void)co_await ctx_.manager.kill_and_remove(it->second.container_id);
-        auto requeued = ctx_.store.transition_job(job.id, JobStatus::kInitializing,
-                                                  JobStatus::kWaiting);
+        auto requeued =
+            ctx_.store.transition_job(job.id, JobStatus::kInitializing, JobStatus::kWaiting);
         if (requeued) publish(*requeued);
         continue;
       }
@@ -627,6 +649,7 @@ asio::awaitable<void> JobService::recover() {
       auto r = ctx_.store.transition_job(job.id, JobStatus::kPause, JobStatus::kRunning);
       if (r) job = *r;
     }
+    progress_.watch(job.id, ws.progress);
     Status st = co_await ctx_.manager.watch(job.id, c.container_id, ws.stdout_log, ws.stderr_log);
     if (!st) {
       (void)fail(job, "could not watch its container again after a restart: " + st.message());

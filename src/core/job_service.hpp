@@ -18,6 +18,7 @@
 #include "common/status.hpp"
 #include "core/core_context.hpp"
 #include "core/pipeline_service.hpp"
+#include "core/progress_watcher.hpp"
 #include "managers/container_manager.hpp"
 
 namespace pirus {
@@ -69,6 +70,7 @@ class JobService : public JobObserver {
                                 const std::vector<struct WorkspaceInput>& inputs,
                                 const boost::json::object& manifest) const;
   void publish(const Job& job);
+  void apply_progress(Id job_id, const ProgressUpdate& update);
 
   CoreContext& ctx_;
   PipelineService& pipelines_;
@@ -78,6 +80,7 @@ class JobService : public JobObserver {
   int busy_ = 0;
   // Exits reported while the launch coroutine had not yet recorded `running`.
   std::map<Id, ExitInfo> early_exits_;
+  ProgressWatcher progress_;
 };
 
 }  // namespace pirus

@@ -27,7 +27,9 @@ std::string PipelineService::build_log_path(Id id) const {
   return ctx_.config.pipelines_dir() + "/" + std::to_string(id) + "/build.log";
 }
 
-Result<FormSchema> PipelineService::form(const Pipeline& p) const { return parse_form(p.form_json); }
+Result<FormSchema> PipelineService::form(const Pipeline& p) const {
+  return parse_form(p.form_json);
+}
 
 void PipelineService::publish(const Pipeline& p) {
   Event e;
@@ -110,8 +112,8 @@ asio::awaitable<void> PipelineService::build(Id id) {
   auto loaded = ctx_.store.get_pipeline(id);
   if (!loaded || loaded->status != PipelineStatus::kInstalling) co_return;
   Pipeline p = *loaded;
-  std::string tar = ctx_.config.tmp_dir() + "/build-" + std::to_string(id) + "-" + random_hex(4) +
-                    ".tar";
+  std::string tar =
+      ctx_.config.tmp_dir() + "/build-" + std::to_string(id) + "-" + random_hex(4) + ".tar";
   std::string log_path = build_log_path(id);
   auto log = std::make_shared<std::ofstream>(log_path, std::ios::trunc);
 
@@ -126,8 +128,8 @@ asio::awaitable<void> PipelineService::build(Id id) {
     req.context_tar_path = tar;
     // Docker references must be lower case; name and version are checked by the manifest
     // parser, the id keeps references unique per server instance.
-    req.image_name = "pirus-" + ctx_.instance_id.substr(0, 8) + "-pipeline-" +
-                     std::to_string(id) + ":latest";
+    req.image_name =
+        "pirus-" + ctx_.instance_id.substr(0, 8) + "-pipeline-" + std::to_string(id) + ":latest";
     req.allow_network = ctx_.config.allow_build_network;
     req.on_log = [log](std::string_view line) {
       *log << line;
@@ -195,7 +197,8 @@ void PipelineService::resume_interrupted_builds() {
     } else {
       Pipeline failed = p;
       failed.status = PipelineStatus::kError;
-      failed.error_reason = "the server stopped while the package was being unpacked; install it again";
+      failed.error_reason =
+          "the server stopped while the package was being unpacked; install it again";
       (void)ctx_.store.update_pipeline(failed, PipelineStatus::kInstalling);
     }
   }

@@ -15,8 +15,8 @@ namespace pirus {
 
 struct SchedulerLimits {
   int max_running_jobs = 4;
-  double max_total_cpus = 0;              // 0 = no CPU budget
-  std::int64_t max_total_memory_mb = 0;   // 0 = no memory budget
+  double max_total_cpus = 0;             // 0 = no CPU budget
+  std::int64_t max_total_memory_mb = 0;  // 0 = no memory budget
 };
 
 struct Occupancy {

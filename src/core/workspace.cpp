@@ -46,8 +46,7 @@ namespace {
 Status link_or_copy(const std::string& from, const std::string& to) {
   if (::link(from.c_str(), to.c_str()) == 0) return Status::ok();
   if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
-    return Status::internal("cannot link " + from + " into the workspace: " +
-                            std::strerror(errno));
+    return Status::internal("cannot link " + from + " into the workspace: " + std::strerror(errno));
   }
   std::error_code ec;
   fs::copy_file(from, to, fs::copy_options::none, ec);
@@ -104,8 +103,9 @@ Result<std::vector<OutputFile>> collect_outputs(const std::string& outputs_dir) 
     f.sha256 = *sum;
     out.push_back(std::move(f));
   }
-  std::sort(out.begin(), out.end(),
-            [](const OutputFile& a, const OutputFile& b) { return a.relative_path < b.relative_path; });
+  std::sort(out.begin(), out.end(), [](const OutputFile& a, const OutputFile& b) {
+    return a.relative_path < b.relative_path;
+  });
   return out;
 }
 

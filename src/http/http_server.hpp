@@ -27,9 +27,9 @@ namespace pirus::http {
 namespace asio = boost::asio;
 
 enum class BodyKind {
-  kNone,    // any body is refused with 413 (or ignored when empty)
-  kSmall,   // read into Request::body, up to ServerLimits::max_small_body
-  kFile,    // streamed into a new temporary file (Request::body_file), up to max_file_body
+  kNone,   // any body is refused with 413 (or ignored when empty)
+  kSmall,  // read into Request::body, up to ServerLimits::max_small_body
+  kFile,   // streamed into a new temporary file (Request::body_file), up to max_file_body
 };
 
 struct Request {
@@ -52,8 +52,8 @@ struct Request {
 struct Response {
   int status = 200;
   std::map<std::string, std::string> headers;
-  std::string body;        // sent as is unless file_path is set
-  std::string file_path;   // when set, the file is streamed (honouring a single Range)
+  std::string body;           // sent as is unless file_path is set
+  std::string file_path;      // when set, the file is streamed (honouring a single Range)
   std::string download_name;  // with file_path: Content-Disposition attachment filename
 
   static Response json(int status, const boost::json::value& v);
@@ -70,18 +70,18 @@ using Handler = std::function<asio::awaitable<Response>(Request&)>;
 
 struct Route {
   std::string method;
-  std::string pattern;   // "/api/v1/jobs/{id}/logs/{stream}": {name} matches one segment
+  std::string pattern;  // "/api/v1/jobs/{id}/logs/{stream}": {name} matches one segment
   BodyKind body = BodyKind::kNone;
   Handler handler;
 };
 
 struct ServerLimits {
-  std::int64_t max_small_body = 1 << 20;         // JSON bodies
-  std::int64_t max_file_body = 10LL << 30;       // uploads
+  std::int64_t max_small_body = 1 << 20;    // JSON bodies
+  std::int64_t max_file_body = 10LL << 30;  // uploads
   std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::seconds header_timeout{30};       // slow-loris guard: time to send headers
-  std::chrono::seconds idle_timeout{120};        // keep-alive connections
-  std::string temp_dir;                          // where kFile bodies are written
+  std::chrono::seconds header_timeout{30};  // slow-loris guard: time to send headers
+  std::chrono::seconds idle_timeout{120};   // keep-alive connections
+  std::string temp_dir;                     // where kFile bodies are written
 };
 
 class Server {

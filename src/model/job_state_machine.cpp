@@ -23,11 +23,15 @@ constexpr std::array<std::array<bool, kCount>, kCount> kTable = {{
     /* error */ {false, false, false, false, false, false, false, false},
 }};
 
-std::size_t idx(S s) { return static_cast<std::size_t>(s); }
+std::size_t idx(S s) {
+  return static_cast<std::size_t>(s);
+}
 
 }  // namespace
 
-bool is_legal_transition(JobStatus from, JobStatus to) { return kTable[idx(from)][idx(to)]; }
+bool is_legal_transition(JobStatus from, JobStatus to) {
+  return kTable[idx(from)][idx(to)];
+}
 
 std::vector<JobStatus> legal_targets(JobStatus from) {
   std::vector<JobStatus> out;

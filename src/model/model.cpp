@@ -36,18 +36,22 @@ std::optional<E> parse_enum(std::string_view s, const std::array<std::string_vie
 
 constexpr std::array<std::string_view, 4> kFileNames = {"uploading", "uploaded", "checked",
                                                         "error"};
-constexpr std::array<std::string_view, 4> kPipelineNames = {"initializing", "installing",
-                                                            "ready", "error"};
+constexpr std::array<std::string_view, 4> kPipelineNames = {"initializing", "installing", "ready",
+                                                            "error"};
 constexpr std::array<std::string_view, 8> kJobNames = {
     "waiting", "initializing", "running", "pause", "finalizing", "done", "canceled", "error"};
 
 }  // namespace
 
-std::string_view to_string(FileStatus s) { return kFileNames[static_cast<std::size_t>(s)]; }
+std::string_view to_string(FileStatus s) {
+  return kFileNames[static_cast<std::size_t>(s)];
+}
 std::string_view to_string(PipelineStatus s) {
   return kPipelineNames[static_cast<std::size_t>(s)];
 }
-std::string_view to_string(JobStatus s) { return kJobNames[static_cast<std::size_t>(s)]; }
+std::string_view to_string(JobStatus s) {
+  return kJobNames[static_cast<std::size_t>(s)];
+}
 
 std::optional<FileStatus> parse_file_status(std::string_view s) {
   return parse_enum<FileStatus>(s, kFileNames);

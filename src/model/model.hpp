@@ -49,7 +49,7 @@ struct File {
   std::int64_t size = 0;  // bytes (expected total while uploading)
   std::int64_t upload_offset = 0;
   FileStatus status = FileStatus::kUploading;
-  std::string sha256;     // hex, empty when unknown
+  std::string sha256;               // hex, empty when unknown
   std::optional<Id> job_source_id;  // the job that produced this file
   std::string tags;
   TimeMs created_at = 0;
@@ -64,13 +64,13 @@ struct Pipeline {
   std::string engine = "docker";  // which ContainerManager runs it
   PipelineStatus status = PipelineStatus::kInitializing;
   std::string description;
-  std::string manifest_json;      // validated manifest with defaults filled in
-  std::string form_json;          // validated form.json, "{}" when the package has none
+  std::string manifest_json;  // validated manifest with defaults filled in
+  std::string form_json;      // validated form.json, "{}" when the package has none
   // Document key (about, help, icon, license, readme) -> path relative to `path`.
   std::map<std::string, std::string> documents;
-  std::string path;               // the unpacked package directory
-  std::string image;              // engine-specific image reference, once built
-  std::string error_reason;       // set when status is error
+  std::string path;          // the unpacked package directory
+  std::string image;         // engine-specific image reference, once built
+  std::string error_reason;  // set when status is error
   std::optional<Id> package_file_id;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
@@ -89,17 +89,17 @@ struct Job {
   Id pipeline_id = 0;
   std::string name;
   JobStatus status = JobStatus::kWaiting;
-  int priority = 0;               // higher runs first; FIFO among equals
-  std::string parameters_json;    // validated against the pipeline's form, defaults filled
-  Resources resources;            // effective values (defaults already applied)
-  double progress = 0;            // 0..1
+  int priority = 0;             // higher runs first; FIFO among equals
+  std::string parameters_json;  // validated against the pipeline's form, defaults filled
+  Resources resources;          // effective values (defaults already applied)
+  double progress = 0;          // 0..1
   std::string progress_label;
-  std::string path;               // workspace directory
-  std::string container_id;       // engine handle while it has one
+  std::string path;          // workspace directory
+  std::string container_id;  // engine handle while it has one
   std::optional<int> exit_code;
-  std::string error_reason;       // human-readable; required when status is error
-  std::vector<Id> inputs;         // file ids, in the order given
-  std::vector<Id> outputs;        // file ids registered at finalization
+  std::string error_reason;  // human-readable; required when status is error
+  std::vector<Id> inputs;    // file ids, in the order given
+  std::vector<Id> outputs;   // file ids registered at finalization
   TimeMs created_at = 0;
   TimeMs started_at = 0;
   TimeMs ended_at = 0;

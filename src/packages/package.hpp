@@ -18,9 +18,9 @@ namespace pirus {
 
 struct ExtractLimits {
   std::int64_t max_entries = 10000;
-  std::int64_t max_total_bytes = 2LL << 30;   // uncompressed, all entries together
-  std::int64_t max_entry_bytes = 1LL << 30;   // uncompressed, one entry
-  double max_ratio = 100.0;                   // uncompressed / compressed, whole archive
+  std::int64_t max_total_bytes = 2LL << 30;  // uncompressed, all entries together
+  std::int64_t max_entry_bytes = 1LL << 30;  // uncompressed, one entry
+  double max_ratio = 100.0;                  // uncompressed / compressed, whole archive
 };
 
 // Extracts the zip at `zip_path` into `dest_dir`, which must not exist yet. When every
@@ -34,9 +34,9 @@ Status extract_package(const std::string& zip_path, const std::string& dest_dir,
 struct Manifest {
   std::string name;
   std::string version;
-  std::string type = "job";          // job | importer | exporter | reporter
+  std::string type = "job";  // job | importer | exporter | reporter
   std::string description;
-  std::string engine = "docker";     // which container manager runs it
+  std::string engine = "docker";  // which container manager runs it
   boost::json::array contacts;
   std::string inputs = "/pipeline/inputs";
   std::string outputs = "/pipeline/outputs";

@@ -93,8 +93,8 @@ int run_server(const Config& config) {
   dcfg.socket_path = config.docker_socket;
   dcfg.instance_id = *instance;
   DockerManager manager(io.get_executor(), dcfg);
-  CoreContext ctx{config, **store, manager, io.get_executor(), workers, events, *instance,
-                  resolve_job_user(config.job_user)};
+  CoreContext ctx{config,  **store, manager,   io.get_executor(),
+                  workers, events,  *instance, resolve_job_user(config.job_user)};
   PipelineService pipelines(ctx);
   FileService files(ctx);
   JobService jobs(ctx, pipelines);

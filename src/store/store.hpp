@@ -31,21 +31,21 @@ struct Page {
 struct FileQuery {
   std::optional<FileStatus> status;
   std::optional<Id> job_source_id;
-  int limit = 100;           // 1..1000
-  std::string cursor;        // from a previous Page::next_cursor
+  int limit = 100;     // 1..1000
+  std::string cursor;  // from a previous Page::next_cursor
 };
 
 enum class JobOrder {
-  kNewestFirst,   // created_at desc, id desc (the default listing)
-  kOldestFirst,   // created_at asc, id asc
-  kQueueOrder,    // priority desc, then created_at asc, id asc: the scheduler's order
+  kNewestFirst,  // created_at desc, id desc (the default listing)
+  kOldestFirst,  // created_at asc, id asc
+  kQueueOrder,   // priority desc, then created_at asc, id asc: the scheduler's order
 };
 
 struct JobQuery {
   std::vector<JobStatus> statuses;  // empty = any
   std::optional<Id> pipeline_id;
   JobOrder order = JobOrder::kNewestFirst;
-  int limit = 100;                  // 1..10000
+  int limit = 100;  // 1..10000
   std::string cursor;
 };
 
