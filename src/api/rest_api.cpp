@@ -125,17 +125,22 @@ void add_service_routes(http::Server& server, Services s) {
       {"GET", "/api/v1/health", http::BodyKind::kNone, [s](Request&) -> asio::awaitable<Response> {
          int version = s.ctx.store.schema_version();
          bool db_ok = version > 0;
+         Status engine = co_await s.ctx.manager.ping();
+         bool engine_ok = engine.is_ok();
+         bool healthy = db_ok && engine_ok;
          auto running = s.ctx.store.count_jobs({JobStatus::kRunning});
          auto waiting = s.ctx.store.count_jobs({JobStatus::kWaiting});
+         json::object engines{
+             {std::string(s.ctx.manager.name()), engine_ok ? std::string("ok") : engine.message()}};
          json::object o{
-             {"status", db_ok ? "ok" : "unhealthy"},
+             {"status", healthy ? "ok" : "unhealthy"},
              {"version", "0.1.0"},
              {"database", db_ok ? "ok" : "unavailable"},
              {"schema_version", version},
-             {"engine", std::string(s.ctx.manager.name())},
+             {"engines", engines},
              {"jobs",
               {{"running", running ? *running : -1}, {"waiting", waiting ? *waiting : -1}}}};
-         co_return ok_json(o, db_ok ? 200 : 503);
+         co_return ok_json(o, healthy ? 200 : 503);
        }});
   server.add({"GET", "/api/v1/openapi.json", http::BodyKind::kNone,
               [](Request&) -> asio::awaitable<Response> {
@@ -162,7 +167,8 @@ void add_pipeline_routes(http::Server& server, Services s) {
                 auto p = co_await s.pipelines.install(req.body_file);
                 if (!p) co_return Response::from_status(p.status());
                 co_return ok_json(pipeline_json(*p, true), 202);
-              }});
+              },
+              s.ctx.config.max_package_bytes});
   server.add({"POST", "/api/v1/pipelines/install", http::BodyKind::kSmall,
               [s](Request& req) -> asio::awaitable<Response> {
                 auto body = body_object(req);
@@ -276,7 +282,8 @@ void add_file_routes(http::Server& server, Services s) {
                                                         req.query_param("sha256").value_or(""));
                 if (!f) co_return Response::from_status(f.status());
                 co_return ok_json(file_json(*f), 201);
-              }});
+              },
+              s.ctx.config.max_upload_bytes});
   server.add({"GET", "/api/v1/files", http::BodyKind::kNone,
               [s](Request& req) -> asio::awaitable<Response> {
                 FileQuery q;

@@ -511,6 +511,24 @@ asio::awaitable<Result<Job>> JobService::resume(Id id) {
     co_return Status::conflict("job " + std::to_string(id) + " is " + status_name(job->status) +
                                "; only a paused job can be resumed");
   }
+  // Pausing gave the job's slot (and CPUs) to the queue; resuming must not overcommit.
+  JobQuery active;
+  active.statuses = {JobStatus::kInitializing, JobStatus::kRunning};
+  active.limit = 10000;
+  auto running = ctx_.store.list_jobs(active);
+  if (!running) co_return running.status();
+  double cpus = 0;
+  for (const auto& j : running->items) cpus += j.resources.cpus;
+  if (static_cast<int>(running->items.size()) >= ctx_.config.max_running_jobs) {
+    co_return Status::conflict("no free slot: " + std::to_string(running->items.size()) +
+                               " jobs are running (limits.max_running_jobs); resume job " +
+                               std::to_string(id) + " when one of them ends");
+  }
+  if (ctx_.config.max_total_cpus > 0 &&
+      cpus + job->resources.cpus > ctx_.config.max_total_cpus + 1e-9) {
+    co_return Status::conflict("not enough free CPUs (limits.max_total_cpus) to resume job " +
+                               std::to_string(id) + " now");
+  }
   Status st = co_await ctx_.manager.resume(job->container_id);
   if (!st) co_return st.with_context("could not resume job " + std::to_string(id));
   auto resumed = ctx_.store.transition_job(id, JobStatus::kPause, JobStatus::kRunning);
@@ -664,7 +682,10 @@ asio::awaitable<void> JobService::recover() {
   }
   if (recovered > 0) spdlog::info("recovery: {} unfinished job(s) reconciled", recovered);
   wake_scheduler();
-  asio::co_spawn(ctx_.loop, schedule_loop(), asio::detached);
+  if (!schedule_loop_started_) {
+    schedule_loop_started_ = true;
+    asio::co_spawn(ctx_.loop, schedule_loop(), asio::detached);
+  }
 }
 
 }  // namespace pirus

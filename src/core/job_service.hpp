@@ -76,6 +76,7 @@ class JobService : public JobObserver {
   PipelineService& pipelines_;
   boost::asio::steady_timer wake_;
   bool scheduler_running_ = false;
+  bool schedule_loop_started_ = false;
   bool stopping_ = false;
   int busy_ = 0;
   // Exits reported while the launch coroutine had not yet recorded `running`.

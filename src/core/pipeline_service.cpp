@@ -143,7 +143,10 @@ asio::awaitable<void> PipelineService::build(Id id) {
   log->close();
 
   auto current = ctx_.store.get_pipeline(id);
-  if (!current) co_return;  // uninstalled meanwhile
+  if (!current) {  // uninstalled while building: do not leave its image behind
+    if (image) (void)co_await ctx_.manager.remove_image(*image);
+    co_return;
+  }
   p = *current;
   if (image) {
     p.status = PipelineStatus::kReady;

@@ -5,6 +5,8 @@
 // event loop watches all jobs' logs/ directories; changes are read from the last offset and
 // applied at most every 250 ms per job, so a chatty job cannot flood the store.
 
+#include <sys/inotify.h>
+
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
@@ -60,7 +62,7 @@ class ProgressWatcher {
   std::map<int, Id> by_wd_;
   std::set<Id> dirty_;
   bool flush_pending_ = false;
-  char buf_[16384];
+  alignas(struct inotify_event) char buf_[16384];
 };
 
 }  // namespace pirus

@@ -9,7 +9,7 @@ std::vector<Id> select_jobs_to_start(const std::vector<Job>& queue, Occupancy oc
     if (occupied.running >= limits.max_running_jobs) break;
     // A job bigger than the whole budget could never start; let it run alone rather than
     // block the queue forever (its own limits still apply).
-    bool alone = occupied.running == 0;
+    bool alone = occupied.running == 0 && occupied.memory_mb == 0;
     if (limits.max_total_cpus > 0 && !alone &&
         occupied.cpus + job.resources.cpus > limits.max_total_cpus + 1e-9) {
       break;

@@ -323,6 +323,7 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
     std::int64_t limit = 0;
     if (route.body == BodyKind::kSmall) limit = limits_.max_small_body;
     if (route.body == BodyKind::kFile) limit = limits_.max_file_body;
+    if (route.max_body > 0 && route.body != BodyKind::kNone) limit = route.max_body;
     const auto max = static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 0));
     const bool too_large = (content_length && *content_length > max) ||
                            (route.body == BodyKind::kNone && expect_continue);

@@ -73,6 +73,8 @@ struct Route {
   std::string pattern;  // "/api/v1/jobs/{id}/logs/{stream}": {name} matches one segment
   BodyKind body = BodyKind::kNone;
   Handler handler;
+  // Largest body this route accepts; 0 means the server's limit for its BodyKind.
+  std::int64_t max_body = 0;
 };
 
 struct ServerLimits {

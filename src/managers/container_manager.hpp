@@ -20,8 +20,8 @@
 // - Completion: exactly one on_job_exited per launch or watch, whatever the engine does
 //   (events, wait, polling). A container killed by kill_and_remove produces no callback.
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,11 +39,11 @@ namespace asio = boost::asio;
 // What an engine can do. The core checks these before offering an action and answers
 // kConflict ("this engine cannot pause jobs") instead of calling a method that cannot work.
 struct ManagerFeatures {
-  bool pause = false;           // pause() and resume()
-  bool stats = false;           // stats()
+  bool pause = false;             // pause() and resume()
+  bool stats = false;             // stats()
   bool dockerfile_build = false;  // build_image() from a Dockerfile context
-  bool network_none = false;    // can run a job with no network at all
-  bool recovery = false;        // list_jobs() and watch() after a server restart
+  bool network_none = false;      // can run a job with no network at all
+  bool recovery = false;          // list_jobs() and watch() after a server restart
 };
 
 struct BuildRequest {
@@ -67,18 +67,18 @@ struct JobLaunch {
   std::vector<std::string> command;  // empty: the image's own entrypoint/cmd
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<Mount> mounts;
-  std::string user;                  // "uid:gid"; empty means the image's user
+  std::string user;  // "uid:gid"; empty means the image's user
   std::string network = "none";
-  double cpus = 1;                   // hard limits
+  double cpus = 1;  // hard limits
   std::int64_t memory_bytes = 0;
   std::int64_t pids = 0;
   bool read_only_rootfs = false;
-  std::string stdout_path;           // host files the manager appends the job's output to
+  std::string stdout_path;  // host files the manager appends the job's output to
   std::string stderr_path;
 };
 
 struct JobStats {
-  double cpu_percent = 0;      // delta container CPU / delta system CPU x online CPUs x 100
+  double cpu_percent = 0;  // delta container CPU / delta system CPU x online CPUs x 100
   std::int64_t memory_bytes = 0;
   std::int64_t memory_limit_bytes = 0;
   std::int64_t block_read_bytes = 0;
@@ -130,6 +130,8 @@ class ContainerManager {
   // Stops watching and closes connections. Containers keep running: a restarted server
   // picks them up again through list_jobs() and watch().
   virtual void shutdown() = 0;
+  // ok when the engine answers now; kUnavailable otherwise. Cheap: for health checks.
+  virtual asio::awaitable<Status> ping() = 0;
 
   // Builds (or imports) the pipeline's image; returns the image reference to launch.
   virtual asio::awaitable<Result<std::string>> build_image(BuildRequest request) = 0;

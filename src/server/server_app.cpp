@@ -1,5 +1,6 @@
 #include "server/server_app.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +64,8 @@ std::string resolve_job_user(const std::string& configured) {
 }
 
 void set_log_level(const std::string& level) {
+  // Logs go to stderr: stdout stays free for what a command prints (--print-config).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("pirus"));
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 }

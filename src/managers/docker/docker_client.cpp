@@ -72,13 +72,15 @@ asio::awaitable<Status> connect_and_send(Socket& socket, const std::string& sock
 
   error_code wec;
   if (file_req) {
-    std::tie(wec, std::ignore) = co_await http::async_write(socket, *file_req, kAwait);
+    auto [ec, n] = co_await http::async_write(socket, *file_req, kAwait);
+    wec = ec;
   } else {
     http::request<http::string_body> req{r.method, target, 11};
     fill_headers(req, r);
     if (!r.content_type.empty()) req.body() = r.body;
     req.prepare_payload();
-    std::tie(wec, std::ignore) = co_await http::async_write(socket, req, kAwait);
+    auto [ec, n] = co_await http::async_write(socket, req, kAwait);
+    wec = ec;
   }
   if (wec) co_return transport_error(socket_path, wec, timeout);
   co_return Status::ok();
@@ -103,10 +105,14 @@ Status status_from_engine(unsigned status, std::string_view body) {
   std::string msg = engine_message(body);
   if (msg.empty()) msg = "the engine answered HTTP " + std::to_string(status);
   switch (status) {
-    case 400: return Status::invalid(std::move(msg));
-    case 404: return Status::not_found(std::move(msg));
-    case 409: return Status::conflict(std::move(msg));
-    default: return Status::internal(std::move(msg));
+    case 400:
+      return Status::invalid(std::move(msg));
+    case 404:
+      return Status::not_found(std::move(msg));
+    case 409:
+      return Status::conflict(std::move(msg));
+    default:
+      return Status::internal(std::move(msg));
   }
 }
 
@@ -142,7 +148,9 @@ struct EngineStream::Impl {
 EngineStream::EngineStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EngineStream::~EngineStream() = default;
 
-bool EngineStream::closed() const { return impl_->closed; }
+bool EngineStream::closed() const {
+  return impl_->closed;
+}
 
 void EngineStream::close() {
   if (impl_->closed) return;
@@ -171,8 +179,8 @@ asio::awaitable<Result<std::size_t>> EngineStream::read_some(char* buf, std::siz
     const std::size_t got = size - s.parser.get().body().size;
     if (ec) {
       Status st = s.closed ? Status::unavailable("the stream was closed")
-                           : Status::unavailable("the connection to dockerd at " +
-                                                 s.socket_path + " broke: " + ec.message());
+                           : Status::unavailable("the connection to dockerd at " + s.socket_path +
+                                                 " broke: " + ec.message());
       if (got > 0) {
         s.pending = st;
         co_return got;
@@ -211,11 +219,10 @@ asio::awaitable<Result<std::shared_ptr<EngineStream>>> DockerClient::open_stream
   auto impl = std::make_unique<EngineStream::Impl>(Socket(ex_));
   impl->socket_path = socket_path_;
   impl->parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  Status st = co_await connect_and_send(impl->socket, socket_path_, api_version_, request,
-                                        timeout_);
+  Status st =
+      co_await connect_and_send(impl->socket, socket_path_, api_version_, request, timeout_);
   if (!st.is_ok()) co_return st;
-  auto [ec, n] =
-      co_await http::async_read_header(impl->socket, impl->buffer, impl->parser, kAwait);
+  auto [ec, n] = co_await http::async_read_header(impl->socket, impl->buffer, impl->parser, kAwait);
   if (ec) co_return transport_error(socket_path_, ec, timeout_);
   const unsigned status = impl->parser.get().result_int();
   if (status >= 200 && status < 300) {

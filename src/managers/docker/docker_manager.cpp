@@ -79,7 +79,7 @@ struct ManagerState {
   bool stopped = false;
   std::shared_ptr<EngineStream> events;
   std::map<std::string, std::shared_ptr<Watched>> watched;  // by full container id
-  std::set<asio::steady_timer*> sleepers;                    // cancelled by shutdown()
+  std::set<asio::steady_timer*> sleepers;                   // cancelled by shutdown()
   // The newest event seen, in ns since the epoch: a reconnected event stream resumes here.
   std::int64_t last_event_ns = 0;
 };
@@ -139,7 +139,9 @@ std::int64_t jint(const json::value* v, std::int64_t def = 0) {
   return def;
 }
 
-bool jbool(const json::value* v) { return v != nullptr && v->is_bool() && v->get_bool(); }
+bool jbool(const json::value* v) {
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
 
 std::optional<std::int64_t> parse_int(std::string_view s) {
   std::int64_t out = 0;
@@ -191,7 +193,7 @@ asio::awaitable<Result<EngineResponse>> call(StatePtr st, http::verb method, std
 }
 
 asio::awaitable<Result<std::shared_ptr<EngineStream>>> open_get_stream(StatePtr st,
-                                                                      std::string target) {
+                                                                       std::string target) {
   EngineRequest req;
   req.method = http::verb::get;
   req.target = std::move(target);
@@ -214,9 +216,13 @@ ExitInfo exit_from_inspect(const json::value& doc) {
   return e;
 }
 
-std::string state_of(const json::value& doc) { return jstr(jget(jget(&doc, "State"), "Status")); }
+std::string state_of(const json::value& doc) {
+  return jstr(jget(jget(&doc, "State"), "Status"));
+}
 
-bool is_stopped_state(std::string_view s) { return s == "exited" || s == "dead"; }
+bool is_stopped_state(std::string_view s) {
+  return s == "exited" || s == "dead";
+}
 
 asio::awaitable<Status> delete_container(StatePtr st, std::string cid, bool force) {
   const std::string target = "/containers/" + cid + (force ? "?force=1&v=1" : "?v=1");
@@ -224,7 +230,8 @@ asio::awaitable<Status> delete_container(StatePtr st, std::string cid, bool forc
   if (!r.is_ok()) co_return r.status();
   if (r->ok() || r->status == 404) co_return Status::ok();
   // Two removals racing (ours and an AutoRemove, or a retried cancel): the container goes.
-  if (r->status == 409 && engine_message(r->body).find("already in progress") != std::string::npos) {
+  if (r->status == 409 &&
+      engine_message(r->body).find("already in progress") != std::string::npos) {
     co_return Status::ok();
   }
   co_return status_from_engine(r->status, r->body).with_context("removing container " + cid);
@@ -329,8 +336,8 @@ asio::awaitable<Status> catch_up_logs(StatePtr st, WatchedPtr w) {
     });
   }
   if (appended > 0) {
-    spdlog::debug("docker: job {}: {} log bytes recovered after the follow stream ended",
-                  w->job_id, appended);
+    spdlog::debug("docker: job {}: {} log bytes recovered after the follow stream ended", w->job_id,
+                  appended);
   }
   co_return Status::ok();
 }
@@ -338,9 +345,10 @@ asio::awaitable<Status> catch_up_logs(StatePtr st, WatchedPtr w) {
 // ---- Completion: a job is reported once both its die and its log EOF were seen. ----
 
 asio::awaitable<void> report(StatePtr st, WatchedPtr w) {
-  if (Status s = co_await catch_up_logs(st, w); !s.is_ok() && !st->stopped && !w->forgotten) {
+  const Status caught_up = co_await catch_up_logs(st, w);
+  if (!caught_up.is_ok() && !st->stopped && !w->forgotten) {
     spdlog::warn("docker: job {}: cannot check its logs are complete: {}", w->job_id,
-                 s.message());
+                 caught_up.message());
   }
   if (st->stopped || w->forgotten) co_return;
   if (auto it = st->watched.find(w->cid); it != st->watched.end() && it->second == w) {
@@ -363,9 +371,10 @@ void complete(const StatePtr& st, const WatchedPtr& w) {
 asio::awaitable<void> complete_after_grace(StatePtr st, WatchedPtr w) {
   co_await sleep_for(st, kLogDrainGrace);
   if (st->stopped || w->finished) co_return;
-  spdlog::warn("docker: logs of job {} (container {}) did not end {} ms after it exited; "
-               "reporting the exit anyway",
-               w->job_id, w->cid.substr(0, 12), kLogDrainGrace.count());
+  spdlog::warn(
+      "docker: logs of job {} (container {}) did not end {} ms after it exited; "
+      "reporting the exit anyway",
+      w->job_id, w->cid.substr(0, 12), kLogDrainGrace.count());
   complete(st, w);
 }
 
@@ -414,11 +423,16 @@ asio::awaitable<bool> check_stopped(StatePtr st, WatchedPtr w) {
   co_return true;
 }
 
+// co_await appears only as a statement or as the initializer of a variable in these
+// coroutines: GCC 12 miscompiles `if (co_await ...)` inside a loop (the frame is resumed at a
+// bogus suspension point; reproduced with a 20-line program).
 asio::awaitable<void> recheck_until_stopped(StatePtr st, WatchedPtr w) {
-  for (;;) {
+  bool stopped = false;
+  while (!stopped) {
     co_await sleep_for(st, kExitRecheck);
-    if (st->stopped || w->finished || w->die_seen) co_return;
-    if (co_await check_stopped(st, w)) co_return;
+    if (st->stopped || w->finished || w->die_seen) break;
+    const bool seen = co_await check_stopped(st, w);
+    stopped = seen;
   }
 }
 
@@ -446,7 +460,8 @@ asio::awaitable<void> log_loop(StatePtr st, WatchedPtr w) {
       spdlog::error("docker: job {}: {}", w->job_id, s.message());
       break;
     }
-    auto opened = co_await open_get_stream(st, "/containers/" + w->cid + "/logs?follow=1&stdout=1&stderr=1");
+    auto opened =
+        co_await open_get_stream(st, "/containers/" + w->cid + "/logs?follow=1&stdout=1&stderr=1");
     if (st->stopped || w->finished) {
       if (opened.is_ok()) (*opened)->close();
       co_return;
@@ -471,8 +486,7 @@ asio::awaitable<void> log_loop(StatePtr st, WatchedPtr w) {
       }
       if (*n == 0) break;
       if (st->stopped || w->finished) co_return;
-      demux.feed({buf.data(), *n},
-                 [&](LogStream s, std::string_view d) { files.write(*w, s, d); });
+      demux.feed({buf.data(), *n}, [&](LogStream s, std::string_view d) { files.write(*w, s, d); });
     }
     if (w->log_stream == stream) w->log_stream.reset();
     if (st->stopped || w->finished) co_return;
@@ -713,7 +727,9 @@ using docker::WatchedPtr;
 DockerManager::DockerManager(asio::any_io_executor ex, DockerConfig cfg)
     : st_(std::make_shared<ManagerState>(std::move(ex), std::move(cfg))) {}
 
-DockerManager::~DockerManager() { shutdown(); }
+DockerManager::~DockerManager() {
+  shutdown();
+}
 
 ManagerFeatures DockerManager::features() const {
   ManagerFeatures f;
@@ -731,6 +747,17 @@ std::string DockerManager::container_name(const std::string& instance_id, Id job
     if (!docker::valid_name_char(c)) c = '-';
   }
   return "pirus-" + prefix + "-job-" + std::to_string(job_id);
+}
+
+asio::awaitable<Status> DockerManager::ping() {
+  auto st = st_;
+  auto ping = co_await docker::call(st, docker::http::verb::get, "/_ping", "");
+  if (!ping.is_ok()) co_return ping.status();
+  if (!ping->ok()) {
+    co_return Status::unavailable("dockerd at " + st->cfg.socket_path + " answered /_ping with " +
+                                  std::to_string(ping->status));
+  }
+  co_return Status::ok();
 }
 
 asio::awaitable<Status> DockerManager::start(JobObserver* observer) {
@@ -791,10 +818,10 @@ asio::awaitable<Result<std::string>> DockerManager::build_image(BuildRequest req
   labels["pirus.pipeline"] = std::to_string(request.pipeline_id);
   // dockerd runs without its default bridge, so "default" only works where an admin set one
   // up; it is what allow_network asks for all the same.
-  const std::string target = "/build?t=" + docker::url_encode(request.image_name) +
-                             "&rm=1&forcerm=1&networkmode=" +
-                             (request.allow_network ? "default" : "none") +
-                             "&labels=" + docker::url_encode(docker::json::serialize(labels));
+  const std::string target =
+      "/build?t=" + docker::url_encode(request.image_name) +
+      "&rm=1&forcerm=1&networkmode=" + (request.allow_network ? "default" : "none") +
+      "&labels=" + docker::url_encode(docker::json::serialize(labels));
   docker::EngineRequest req;
   req.method = docker::http::verb::post;
   req.target = target;
@@ -866,7 +893,7 @@ asio::awaitable<Result<std::string>> DockerManager::launch(JobLaunch l) {
   if (l.read_only_rootfs) {
     hc["Tmpfs"] = json::object{{"/tmp", "rw,noexec,nosuid,size=268435456"}};
   }
-  hc["Init"] = true;  // a real PID 1 reaps zombies and forwards signals
+  hc["Init"] = true;         // a real PID 1 reaps zombies and forwards signals
   hc["AutoRemove"] = false;  // the exit code and logs must outlive the process
   hc["LogConfig"] = json::object{{"Type", "json-file"}, {"Config", json::object{}}};
 
@@ -932,9 +959,10 @@ asio::awaitable<Result<std::string>> DockerManager::launch(JobLaunch l) {
     if (auto it = st->watched.find(cid); it != st->watched.end() && it->second == w) {
       st->watched.erase(it);
     }
-    if (Status rm = co_await docker::delete_container(st, cid, true); !rm.is_ok()) {
-      spdlog::warn("docker: cannot remove container {} after a failed start: {}",
-                   cid.substr(0, 12), rm.message());
+    const Status rm = co_await docker::delete_container(st, cid, true);
+    if (!rm.is_ok()) {
+      spdlog::warn("docker: cannot remove container {} after a failed start: {}", cid.substr(0, 12),
+                   rm.message());
     }
     co_return start_status;
   }
@@ -1000,8 +1028,8 @@ asio::awaitable<Result<std::vector<JobContainer>>> DockerManager::list_jobs() {
 
   std::vector<JobContainer> jobs;
   for (const auto& c : doc->as_array()) {
-    const auto job = docker::parse_int(
-        docker::jstr(docker::jget(docker::jget(&c, "Labels"), "pirus.job")));
+    const auto job =
+        docker::parse_int(docker::jstr(docker::jget(docker::jget(&c, "Labels"), "pirus.job")));
     if (!job) continue;  // labelled by hand, not by a launch
     JobContainer jc;
     jc.job_id = *job;

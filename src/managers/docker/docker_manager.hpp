@@ -36,6 +36,7 @@ class DockerManager final : public ContainerManager {
 
   asio::awaitable<Status> start(JobObserver* observer) override;
   void shutdown() override;
+  asio::awaitable<Status> ping() override;
 
   asio::awaitable<Result<std::string>> build_image(BuildRequest request) override;
   asio::awaitable<Status> remove_image(std::string image) override;

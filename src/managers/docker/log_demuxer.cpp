@@ -17,7 +17,8 @@ void LogDemuxer::feed(std::string_view data, const Sink& sink) {
       current_ = header_[0] == 2 || header_[0] == 3 ? LogStream::kStderr : LogStream::kStdout;
       remaining_ = static_cast<std::uint32_t>(header_[4]) << 24 |
                    static_cast<std::uint32_t>(header_[5]) << 16 |
-                   static_cast<std::uint32_t>(header_[6]) << 8 | static_cast<std::uint32_t>(header_[7]);
+                   static_cast<std::uint32_t>(header_[6]) << 8 |
+                   static_cast<std::uint32_t>(header_[7]);
       continue;
     }
     const std::size_t take = std::min<std::size_t>(remaining_, data.size());

@@ -1,8 +1,9 @@
 #include "managers/docker/stats_math.hpp"
 
+#include <strings.h>
+
 #include <boost/json/parse.hpp>
 #include <cstdint>
-#include <strings.h>
 
 namespace pirus::docker {
 
@@ -25,20 +26,28 @@ const json::value* path(const json::value* v, Keys... keys) {
 double num(const json::value* v) {
   if (v == nullptr) return 0;
   switch (v->kind()) {
-    case json::kind::int64: return static_cast<double>(v->get_int64());
-    case json::kind::uint64: return static_cast<double>(v->get_uint64());
-    case json::kind::double_: return v->get_double();
-    default: return 0;
+    case json::kind::int64:
+      return static_cast<double>(v->get_int64());
+    case json::kind::uint64:
+      return static_cast<double>(v->get_uint64());
+    case json::kind::double_:
+      return v->get_double();
+    default:
+      return 0;
   }
 }
 
 std::int64_t inum(const json::value* v) {
   if (v == nullptr) return 0;
   switch (v->kind()) {
-    case json::kind::int64: return v->get_int64();
-    case json::kind::uint64: return static_cast<std::int64_t>(v->get_uint64());
-    case json::kind::double_: return static_cast<std::int64_t>(v->get_double());
-    default: return 0;
+    case json::kind::int64:
+      return v->get_int64();
+    case json::kind::uint64:
+      return static_cast<std::int64_t>(v->get_uint64());
+    case json::kind::double_:
+      return static_cast<std::int64_t>(v->get_double());
+    default:
+      return 0;
   }
 }
 
@@ -58,8 +67,8 @@ JobStats stats_from_json(const json::value& sample) {
 
   const json::value* cpu = find(root, "cpu_stats");
   const json::value* precpu = find(root, "precpu_stats");
-  const double cpu_delta = num(path(cpu, "cpu_usage", "total_usage")) -
-                           num(path(precpu, "cpu_usage", "total_usage"));
+  const double cpu_delta =
+      num(path(cpu, "cpu_usage", "total_usage")) - num(path(precpu, "cpu_usage", "total_usage"));
   const double system_delta =
       num(find(cpu, "system_cpu_usage")) - num(find(precpu, "system_cpu_usage"));
   if (cpu_delta > 0 && system_delta > 0) {

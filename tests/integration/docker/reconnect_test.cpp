@@ -40,7 +40,8 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 class FlakyProxy {
  public:
   FlakyProxy(asio::io_context& ioc, const std::string& path, std::string upstream)
-      : ioc_(ioc), acceptor_(ioc, local::stream_protocol::endpoint(path)),
+      : ioc_(ioc),
+        acceptor_(ioc, local::stream_protocol::endpoint(path)),
         upstream_(std::move(upstream)) {
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
   }
@@ -114,7 +115,8 @@ class RecordingObserver : public JobObserver {
 
 template <typename T>
 asio::awaitable<void> store_into(asio::awaitable<T> a, std::shared_ptr<std::optional<T>> out) {
-  out->emplace(co_await std::move(a));
+  T value = co_await std::move(a);
+  out->emplace(std::move(value));
 }
 
 class DockerReconnectTest : public ::testing::Test {
@@ -185,12 +187,13 @@ class DockerReconnectTest : public ::testing::Test {
 };
 
 TEST_F(DockerReconnectTest, DieDuringAnOutageIsStillReportedWithCompleteLogs) {
-  auto l = job(1, "i=1; while [ $i -le 15 ]; do echo line-$i; i=$((i+1)); sleep 0.1; done; "
-                  "echo bye >&2; exit 7");
+  auto l = job(1,
+               "i=1; while [ $i -le 15 ]; do echo line-$i; i=$((i+1)); sleep 0.1; done; "
+               "echo bye >&2; exit 7");
   auto cid = run(mgr_->launch(l));
   ASSERT_TRUE(cid.is_ok()) << cid.status().to_string();
-  ASSERT_TRUE(pump([&] { return read_file(l.stdout_path).find("line-3\n") != std::string::npos; },
-                   10s));
+  ASSERT_TRUE(
+      pump([&] { return read_file(l.stdout_path).find("line-3\n") != std::string::npos; }, 10s));
   // dockerd "goes away" until well after the job has exited.
   proxy_->set_refusing(true);
   proxy_->drop_all();
@@ -211,8 +214,9 @@ TEST_F(DockerReconnectTest, DieDuringAnOutageIsStillReportedWithCompleteLogs) {
 }
 
 TEST_F(DockerReconnectTest, BrokenStreamsWhileTheJobRunsLoseAndDoubleNothing) {
-  auto l = job(2, "i=1; while [ $i -le 30 ]; do echo line-$i; echo err-$i >&2; i=$((i+1)); "
-                  "sleep 0.1; done");
+  auto l = job(2,
+               "i=1; while [ $i -le 30 ]; do echo line-$i; echo err-$i >&2; i=$((i+1)); "
+               "sleep 0.1; done");
   auto cid = run(mgr_->launch(l));
   ASSERT_TRUE(cid.is_ok()) << cid.status().to_string();
   for (int cut = 0; cut < 3; ++cut) {
