@@ -34,7 +34,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -42,6 +41,7 @@
 #include <vector>
 
 #include "cli/api_client.hpp"
+#include "server/listen_banner.hpp"
 
 namespace {
 
@@ -195,13 +195,11 @@ ServerProcess start_server(const std::string& data_dir, const std::string& log_p
       stop_server(s);
     }
   });
-  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   for (;;) {
-    std::smatch m;
     const std::string log = read_text(log_path);
-    if (std::regex_search(log, m, listening)) {
-      server.port = std::stoi(m[1].str());
+    if (auto port = pirus::parse_listening_port(log)) {
+      server.port = *port;
       break;
     }
     int status = 0;

@@ -23,6 +23,7 @@
 #include "core/pipeline_service.hpp"
 #include "http/http_server.hpp"
 #include "managers/docker/docker_manager.hpp"
+#include "server/listen_banner.hpp"
 #include "store/store.hpp"
 
 namespace pirus {
@@ -111,7 +112,7 @@ int run_server(const Config& config) {
     spdlog::error("{}", st.message());
     return 1;
   }
-  spdlog::info("pirus server listening on http://{}:{} (data {}, database {}, jobs run as {})",
+  spdlog::info("{}{}:{} (data {}, database {}, jobs run as {})", kListeningBanner,
                config.listen_address, server.port(), config.data_dir,
                config.effective_database_url(), ctx.job_user);
 

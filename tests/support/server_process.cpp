@@ -13,10 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <regex>
 #include <sstream>
 
 #include "common/sha256.hpp"
+#include "server/listen_banner.hpp"
 
 namespace pirus::testing {
 
@@ -60,7 +60,9 @@ void curl_init_once() {
 // ------------------------------------------------------------------ ServerProcess
 
 ServerProcess::ServerProcess(ServerOptions options)
-    : dir_("pirus-server"), cleanup_docker_(options.cleanup_docker) {
+    : dir_("pirus-server"),
+      cleanup_docker_(options.cleanup_docker),
+      wait_for_engine_(options.wait_for_engine) {
   data_dir_ = options.data_dir.empty() ? dir_ / "data" : options.data_dir;
   log_path_ = dir_ / "server.log";
   start(options.sets);
@@ -108,13 +110,11 @@ void ServerProcess::start(const std::vector<std::string>& sets) {
   pid_ = pid;
 
   // The port: "pirus server listening on http://127.0.0.1:PORT ..." in the log.
-  static const std::regex kListening(R"(pirus server listening on http://127\.0\.0\.1:(\d+))");
   auto deadline = Clock::now() + kStartTimeout;
-  std::smatch m;
   for (;;) {
     std::string text = log();
-    if (std::regex_search(text, m, kListening)) {
-      port_ = std::stoi(m[1]);
+    if (auto port = parse_listening_port(text)) {
+      port_ = *port;
       break;
     }
     if (reap(false)) {
@@ -132,7 +132,8 @@ void ServerProcess::start(const std::vector<std::string>& sets) {
   bool healthy = poll_until(
       [&] {
         if (reap(false)) return true;
-        return raw_request("GET", url_ + "/api/v1/health").status == 200;
+        const int status = raw_request("GET", url_ + "/api/v1/health").status;
+        return wait_for_engine_ ? status == 200 : status != 0;
       },
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
       std::chrono::milliseconds(50));

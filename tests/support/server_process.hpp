@@ -42,6 +42,9 @@ struct ServerOptions {
   std::string data_dir;
   // Remove the instance's job containers and pipeline images when the object is destroyed.
   bool cleanup_docker = true;
+  // Wait until /health says 200 (engine connected). Off for servers meant to run without
+  // an engine: any HTTP answer then means "up".
+  bool wait_for_engine = true;
 };
 
 class ServerProcess {
@@ -90,6 +93,7 @@ class ServerProcess {
   int exit_code_ = -1;
   std::string instance_id_;
   bool cleanup_docker_ = true;
+  bool wait_for_engine_ = true;
 };
 
 // ------------------------------------------------------------------ processes and docker

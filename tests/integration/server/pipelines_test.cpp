@@ -130,12 +130,11 @@ TEST_F(PipelineBuildTest, UninstallDuringTheBuildLeavesNoImage) {
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(api_request(client(), "GET", path).status, 404);
   // The build (about 2 s) finishes in the background; its image must not outlive the
-  // pipeline.
-  const bool clean = holds_for([&] { return instance_images() == 0; }, 8s);
-  // Regression (fixed): PipelineService::build() returns early when the pipeline row is gone
-  // ("uninstalled meanwhile") without removing the image it just built; only the
-  // update-failed branch removes it. The image pirus-<instance>-pipeline-<id>:latest leaks.
-  ASSERT_FALSE(!clean);
+  // pipeline. While it runs, the engine shows its intermediate layer as an image of this
+  // instance, so wait for the build to be over before requiring a clean engine.
+  std::this_thread::sleep_for(3s);
+  EXPECT_TRUE(poll_until([&] { return instance_images() == 0; }, 10s));
+  EXPECT_TRUE(holds_for([&] { return instance_images() == 0; }, 2s));
 }
 
 TEST_F(PipelineBuildTest, BuildInterruptedByAKillIsResumedAfterARestart) {
