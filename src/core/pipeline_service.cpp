@@ -145,6 +145,7 @@ asio::awaitable<void> PipelineService::build(Id id) {
   auto current = ctx_.store.get_pipeline(id);
   if (!current) {  // uninstalled while building: do not leave its image behind
     if (image) (void)co_await ctx_.manager.remove_image(*image);
+    spdlog::info("pipeline {} was uninstalled while building; its build result is discarded", id);
     co_return;
   }
   p = *current;
@@ -162,9 +163,10 @@ asio::awaitable<void> PipelineService::build(Id id) {
   auto saved = ctx_.store.update_pipeline(p, PipelineStatus::kInstalling);
   if (saved) {
     publish(*saved);
-  } else if (image) {
+  } else {
     // Uninstalled while building: do not leave its image behind.
-    (void)co_await ctx_.manager.remove_image(*image);
+    if (image) (void)co_await ctx_.manager.remove_image(*image);
+    spdlog::info("pipeline {} was uninstalled while building; its build result is discarded", id);
   }
 }
 

@@ -131,10 +131,12 @@ TEST_F(PipelineBuildTest, UninstallDuringTheBuildLeavesNoImage) {
   EXPECT_EQ(api_request(client(), "GET", path).status, 404);
   // The build (about 2 s) finishes in the background; its image must not outlive the
   // pipeline. While it runs, the engine shows its intermediate layer as an image of this
-  // instance, so wait for the build to be over before requiring a clean engine.
-  std::this_thread::sleep_for(3s);
-  EXPECT_TRUE(poll_until([&] { return instance_images() == 0; }, 10s));
-  EXPECT_TRUE(holds_for([&] { return instance_images() == 0; }, 2s));
+  // instance, so wait for the server to say the build is over before requiring a clean engine.
+  ASSERT_TRUE(poll_until(
+      [&] { return server().log().find("uninstalled while building") != std::string::npos; }, 60s))
+      << server().log();
+  EXPECT_EQ(instance_images(), 0);
+  EXPECT_TRUE(holds_for([&] { return instance_images() == 0; }, 1s));
 }
 
 TEST_F(PipelineBuildTest, BuildInterruptedByAKillIsResumedAfterARestart) {
