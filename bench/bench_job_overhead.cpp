@@ -50,14 +50,14 @@
 #include <vector>
 
 #include "cli/api_client.hpp"
-#include "server/listen_banner.hpp"
+#include "support/bench_support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using pirus::cli::ApiClient;
+using namespace pirus::bench;  // NOLINT(google-build-using-namespace): bench helpers
 
 constexpr const char* kProgram = "bench_job_overhead";
 constexpr const char* kDockerSocket = "/var/run/docker.sock";
@@ -76,44 +76,12 @@ struct Options {
 
 // ------------------------------------------------------------------ small utilities
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 // Wall-clock milliseconds since the epoch, as a double (server times and Docker events are
 // wall-clock).
 double wall_ms() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void sleep_ms(double ms) {
-  std::this_thread::sleep_for(std::chrono::microseconds(static_cast<std::int64_t>(ms * 1000)));
-}
-
-// Linear interpolation between closest ranks; `v` need not be sorted.
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = static_cast<std::size_t>(std::ceil(pos));
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
-
-double mean(const std::vector<double>& v) {
-  if (v.empty()) return NAN;
-  double s = 0;
-  for (double x : v) s += x;
-  return s / static_cast<double>(v.size());
-}
-
-std::string fmt(double v, int decimals = 1) {
-  if (std::isnan(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
 }
 
 // "2026-11-24T18:25:03.120Z" -> ms since the epoch; 0 for null or garbage.
@@ -129,65 +97,6 @@ double parse_time_ms(const json::value* v) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<double>(timegm(&tm)) * 1000.0 + ms;
-}
-
-std::string jstr(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const auto* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->get_string()) : std::string();
-}
-
-std::int64_t jint(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return 0;
-  const auto* f = v.as_object().if_contains(key);
-  if (f == nullptr) return 0;
-  if (f->is_int64()) return f->get_int64();
-  if (f->is_uint64()) return static_cast<std::int64_t>(f->get_uint64());
-  return 0;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// ------------------------------------------------------------------ cleanup and failure
-
-std::mutex g_cleanup_mu;
-std::vector<std::function<void()>> g_cleanups;  // run last-in first-out
-
-void add_cleanup(std::function<void()> f) {
-  std::lock_guard lock(g_cleanup_mu);
-  g_cleanups.push_back(std::move(f));
-}
-
-void run_cleanups() {
-  std::vector<std::function<void()>> todo;
-  {
-    std::lock_guard lock(g_cleanup_mu);
-    todo.swap(g_cleanups);
-  }
-  for (auto it = todo.rbegin(); it != todo.rend(); ++it) (*it)();
-}
-
-// Set by the watchdog, which then runs the cleanups itself: a thread that fails meanwhile
-// (its server was just stopped) waits for the watchdog to end the process.
-std::atomic<bool> g_aborting{false};
-
-[[noreturn]] void fail(const std::string& message) {
-  if (g_aborting) {
-    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  std::cerr << kProgram << ": error: " << message << std::endl;
-  run_cleanups();
-  std::exit(1);
 }
 
 // ------------------------------------------------------------------ Docker Engine API (libcurl)
@@ -250,21 +159,6 @@ class Engine {
   CURL* curl_;
 };
 
-std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-// Force-removes every container whose label `key` exists and whose value starts with `prefix`.
 int remove_labelled_containers(Engine& engine, const std::string& key, const std::string& prefix) {
   const std::string filter = url_encode(json::serialize(json::object{{"label", json::array{key}}}));
   auto list = engine.call("GET", "/containers/json?all=1&filters=" + filter, {}, false);
@@ -382,84 +276,6 @@ class EventRecorder {
 
 // ------------------------------------------------------------------ the Pirus server process
 
-struct ServerProcess {
-  pid_t pid = -1;
-  int port = 0;
-  std::string log_path;
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port); }
-};
-
-std::atomic<pid_t> g_server_pid{-1};
-
-void stop_server(ServerProcess& server) {
-  if (server.pid <= 0) return;
-  ::kill(server.pid, SIGTERM);
-  int status = 0;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (::waitpid(server.pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      std::cerr << kProgram << ": the server did not stop within 30 s; killing it\n";
-      ::kill(server.pid, SIGKILL);
-      ::waitpid(server.pid, &status, 0);
-      break;
-    }
-    sleep_ms(20);
-  }
-  server.pid = -1;
-  g_server_pid = -1;
-}
-
-ServerProcess start_server(const std::string& data_dir, const std::string& log_path,
-                           const std::vector<std::string>& sets) {
-  ServerProcess server;
-  server.log_path = log_path;
-  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create " + log_path + ": " + std::strerror(errno));
-  std::vector<std::string> args = {PIRUS_BINARY, "server",   "--data-dir",
-                                   data_dir,     "--listen", "127.0.0.1:0"};
-  for (const auto& s : sets) {
-    args.push_back("--set");
-    args.push_back(s);
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  ::close(fd);
-  server.pid = pid;
-  g_server_pid = pid;
-  add_cleanup([pid] {
-    if (g_server_pid == pid) {
-      ServerProcess s;
-      s.pid = pid;
-      stop_server(s);
-    }
-  });
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    const std::string log = read_text(log_path);
-    if (auto port = pirus::parse_listening_port(log)) {
-      server.port = *port;
-      break;
-    }
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      g_server_pid = -1;
-      fail("the server exited during startup; its log:\n" + log);
-    }
-    if (Clock::now() > deadline) fail("the server did not report its port within 30 s");
-    sleep_ms(20);
-  }
-  return server;
-}
-
 // ------------------------------------------------------------------ REST helpers
 
 json::value must_call(ApiClient& client, const std::string& method, const std::string& path,
@@ -467,16 +283,6 @@ json::value must_call(ApiClient& client, const std::string& method, const std::s
   auto r = client.call(method, path, body);
   if (!r.is_ok()) fail(method + " " + path + ": " + r.status().message());
   return *r;
-}
-
-void wait_healthy(ApiClient& client) {
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    auto r = client.request("GET", "/api/v1/health");
-    if (r.is_ok() && r->status == 200) return;
-    sleep_ms(50);
-  }
-  fail("GET /api/v1/health did not answer 200 within 30 s");
 }
 
 struct Pipeline {
@@ -679,43 +485,6 @@ struct CpuSample {
   double machine_busy = 0;
 };
 
-double process_cpu_s(pid_t pid, bool with_children) {
-  if (pid <= 0) return 0;
-  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(stat.substr(close + 2));
-  std::vector<std::string> f{std::istream_iterator<std::string>(in), {}};
-  if (f.size() < 15) return 0;
-  // Fields 14-17 of proc(5) (utime stime cutime cstime) are 11-14 after the command.
-  double ticks = std::stod(f[11]) + std::stod(f[12]);
-  if (with_children) ticks += std::stod(f[13]) + std::stod(f[14]);
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-pid_t find_process(const std::string& comm) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::string c = read_text(e.path() / "comm");
-    while (!c.empty() && c.back() == '\n') c.pop_back();
-    if (c == comm) return static_cast<pid_t>(std::stoi(name));
-  }
-  return -1;
-}
-
-double machine_busy_s() {
-  std::istringstream in(read_text("/proc/stat"));
-  std::string cpu;
-  in >> cpu;  // "cpu": the sum over all CPUs
-  double v[10] = {};
-  for (double& x : v) in >> x;
-  const double idle = v[3] + v[4];  // idle, iowait
-  double total = 0;
-  for (int i = 0; i < 8; ++i) total += v[i];  // guest time is already in user
-  return (total - idle) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 CpuSample sample_cpu(pid_t dockerd, pid_t containerd, pid_t server) {
   CpuSample s;
   s.dockerd = process_cpu_s(dockerd, false);
@@ -827,16 +596,6 @@ Options parse_options(int argc, char** argv) {
 
 std::string g_instance_prefix;  // "pirus-<instance8>-": set once the pipeline is installed
 std::string g_run_label;
-
-void start_watchdog(int seconds) {
-  std::thread([seconds] {
-    std::this_thread::sleep_for(std::chrono::seconds(seconds));
-    g_aborting = true;
-    std::cerr << kProgram << ": timed out after " << seconds << " s; cleaning up" << std::endl;
-    run_cleanups();
-    std::_Exit(3);
-  }).detach();
-}
 
 struct SequentialResult {
   std::vector<PirusJob> pirus;
@@ -953,6 +712,7 @@ std::string docker_version(Engine& engine) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  set_program_name(kProgram);
   const Options opt = parse_options(argc, argv);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::signal(SIGPIPE, SIG_IGN);
@@ -993,7 +753,6 @@ int main(int argc, char** argv) {
       start_server(data.string(), (work / "server.log").string(),
                    {"limits.max_running_jobs=" + std::to_string(opt.concurrency)});
   ApiClient client(server.base_url());
-  wait_healthy(client);
   const auto install_t0 = Clock::now();
   const Pipeline pipeline = install_trivial_pipeline(client, work);
   const double install_ms = ms_between(install_t0, Clock::now());
@@ -1002,7 +761,7 @@ int main(int argc, char** argv) {
   add_cleanup([&client, &server, pipeline] {
     // The server removes the image and package files; then the server stops, and whatever
     // is left in the engine is removed directly.
-    if (g_server_pid > 0 && !g_aborting) {  // the client belongs to the main thread
+    if (current_server_pid() > 0 && !aborting()) {  // the client belongs to the main thread
       auto r = client.request("DELETE", "/api/v1/pipelines/" + std::to_string(pipeline.id));
       if (!r.is_ok() || !r->ok()) std::cerr << kProgram << ": could not uninstall the pipeline\n";
     }

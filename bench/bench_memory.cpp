@@ -41,14 +41,14 @@
 #include <vector>
 
 #include "cli/api_client.hpp"
-#include "server/listen_banner.hpp"
+#include "support/bench_support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using pirus::cli::ApiClient;
+using namespace pirus::bench;  // NOLINT(google-build-using-namespace): bench helpers
 
 constexpr const char* kProgram = "bench_memory";
 
@@ -58,195 +58,6 @@ struct Options {
   int timeout_s = 600;
   bool keep = false;
 };
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-std::string fmt(double v, int decimals = 1) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string jstr(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const auto* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->get_string()) : std::string();
-}
-
-// ------------------------------------------------------------------ cleanup and failure
-
-std::mutex g_cleanup_mu;
-std::vector<std::function<void()>> g_cleanups;  // run last-in first-out
-std::atomic<pid_t> g_server_pid{-1};
-
-void add_cleanup(std::function<void()> f) {
-  std::lock_guard lock(g_cleanup_mu);
-  g_cleanups.push_back(std::move(f));
-}
-
-void run_cleanups() {
-  std::vector<std::function<void()>> todo;
-  {
-    std::lock_guard lock(g_cleanup_mu);
-    todo.swap(g_cleanups);
-  }
-  for (auto it = todo.rbegin(); it != todo.rend(); ++it) (*it)();
-}
-
-// Set by the watchdog, which then runs the cleanups itself: a thread that fails meanwhile
-// (its server was just stopped) waits for the watchdog to end the process.
-std::atomic<bool> g_aborting{false};
-
-[[noreturn]] void fail(const std::string& message) {
-  if (g_aborting) {
-    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  std::cerr << kProgram << ": error: " << message << std::endl;
-  run_cleanups();
-  std::exit(1);
-}
-
-void start_watchdog(int seconds) {
-  std::thread([seconds] {
-    std::this_thread::sleep_for(std::chrono::seconds(seconds));
-    g_aborting = true;
-    std::cerr << kProgram << ": timed out after " << seconds << " s; cleaning up" << std::endl;
-    run_cleanups();
-    std::_Exit(3);
-  }).detach();
-}
-
-// ------------------------------------------------------------------ the server process
-
-struct ServerProcess {
-  pid_t pid = -1;
-  int port = 0;
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port); }
-};
-
-void stop_server(ServerProcess& server) {
-  if (server.pid <= 0) return;
-  ::kill(server.pid, SIGTERM);
-  int status = 0;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (::waitpid(server.pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(server.pid, SIGKILL);
-      ::waitpid(server.pid, &status, 0);
-      break;
-    }
-    sleep_ms(20);
-  }
-  server.pid = -1;
-  g_server_pid = -1;
-}
-
-ServerProcess start_server(const std::string& data_dir, const std::string& log_path) {
-  ServerProcess server;
-  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create " + log_path + ": " + std::strerror(errno));
-  std::vector<std::string> args = {PIRUS_BINARY, "server",   "--data-dir",
-                                   data_dir,     "--listen", "127.0.0.1:0"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  ::close(fd);
-  server.pid = pid;
-  g_server_pid = pid;
-  add_cleanup([pid] {
-    if (g_server_pid == pid) {
-      ServerProcess s;
-      s.pid = pid;
-      stop_server(s);
-    }
-  });
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    const std::string log = read_text(log_path);
-    if (auto port = pirus::parse_listening_port(log)) {
-      server.port = *port;
-      break;
-    }
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      g_server_pid = -1;
-      fail("the server exited during startup; its log:\n" + log);
-    }
-    if (Clock::now() > deadline) fail("the server did not report its port within 30 s");
-    sleep_ms(20);
-  }
-  ApiClient client(server.base_url());
-  for (;;) {
-    auto r = client.request("GET", "/api/v1/health");
-    if (r.is_ok() && r->status == 200) break;
-    if (Clock::now() > deadline) fail("GET /api/v1/health did not answer 200 within 30 s");
-    sleep_ms(50);
-  }
-  return server;
-}
-
-// ------------------------------------------------------------------ measuring
-
-struct Memory {
-  double rss_mb = 0;
-  double hwm_mb = 0;
-  double anon_mb = 0;
-  double file_mb = 0;
-  int threads = 0;
-};
-
-Memory read_memory(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  if (!in) fail("cannot read /proc/" + std::to_string(pid) + "/status");
-  Memory m;
-  std::string line;
-  auto kb = [](const std::string& l) {
-    return std::stod(l.substr(l.find(':') + 1)) / 1024.0;  // "VmRSS:	   12345 kB"
-  };
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) m.rss_mb = kb(line);
-    if (line.rfind("VmHWM:", 0) == 0) m.hwm_mb = kb(line);
-    if (line.rfind("RssAnon:", 0) == 0) m.anon_mb = kb(line);
-    if (line.rfind("RssFile:", 0) == 0) m.file_mb = kb(line);
-    if (line.rfind("Threads:", 0) == 0) m.threads = std::stoi(line.substr(8));
-  }
-  return m;
-}
 
 struct Exercise {
   Memory idle;
@@ -414,6 +225,7 @@ void print_memory(const char* label, const Exercise& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  set_program_name(kProgram);
   const Options opt = parse_options(argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
   start_watchdog(opt.timeout_s);
