@@ -94,6 +94,9 @@ UploadService::~UploadService() {
 Result<File> UploadService::get(Id id) {
   auto f = ctx_.store.get_file(id);
   if (!f) return f.status();
+  if (f->status == FileStatus::kError) {
+    return Status::not_found("upload " + std::to_string(id) + " failed: " + f->error_reason);
+  }
   if (f->status == FileStatus::kUploading && f->expires_at > 0 && f->expires_at <= now_ms() &&
       busy_.count(id) == 0) {
     return Status::not_found("upload " + std::to_string(id) + " has expired");
