@@ -76,8 +76,7 @@ class ApiClient {
     std::string content_type = "application/octet-stream";
   };
   Result<HttpResult> send(const std::string& method, const std::string& path,
-                          const std::vector<std::string>& headers,
-                          const RangeBody* body = nullptr,
+                          const std::vector<std::string>& headers, const RangeBody* body = nullptr,
                           std::function<void(std::int64_t, std::int64_t)> progress = {});
 
   // GETs `path` and streams a 2xx body into `local_file + ".part"`, renamed to `local_file`

@@ -176,9 +176,9 @@ Result<json::value> tus_upload(ApiClient& client, const std::string& local_file,
     if (options.companion_of) {
       metadata += ",companion_of " + base64_encode(std::to_string(*options.companion_of));
     }
-    auto r = client.send("POST", "/api/v1/uploads",
-                         {kTus, "Upload-Length: " + std::to_string(file->size),
-                          "Upload-Metadata: " + metadata});
+    auto r = client.send(
+        "POST", "/api/v1/uploads",
+        {kTus, "Upload-Length: " + std::to_string(file->size), "Upload-Metadata: " + metadata});
     if (!r) return r.status();
     if (r->status != 201) return status_from_http(*r);
     auto it = r->headers.find("location");
@@ -191,8 +191,10 @@ Result<json::value> tus_upload(ApiClient& client, const std::string& local_file,
       auto slash = location.find('/', scheme + 3);
       location = slash == std::string::npos ? "/" : location.substr(slash);
     }
-    json::object state{{"server", client.base_url()}, {"path", file->path},
-                       {"size", file->size},          {"mtime_ns", file->mtime_ns},
+    json::object state{{"server", client.base_url()},
+                       {"path", file->path},
+                       {"size", file->size},
+                       {"mtime_ns", file->mtime_ns},
                        {"location", location}};
     if (file->size > 0) {
       if (Status st = write_state(state_path, state); !st) return st;
@@ -241,8 +243,9 @@ Result<json::value> tus_upload(ApiClient& client, const std::string& local_file,
     if (!known) return known.status();
     if (!*known) {
       std::remove(state_path.c_str());
-      return Status::not_found("the server no longer has this upload (expired or terminated); "
-                               "run the command again to start over");
+      return Status::not_found(
+          "the server no longer has this upload (expired or terminated); "
+          "run the command again to start over");
     }
     offset = **known;
   }
