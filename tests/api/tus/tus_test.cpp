@@ -3,11 +3,15 @@
 // resume after being killed, companions in a real job's workspace, and a 2 GB upload whose
 // server memory stays flat.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -345,6 +349,133 @@ TEST_F(TusTest, HostileRequestsGetProblems) {
   EXPECT_EQ(raw_request("DELETE", url("/api/v1/uploads/987654"), {kTus}).status, 404);
   // The server is still fine.
   EXPECT_EQ(api_request(client(), "GET", "/api/v1/files").status, 200);
+}
+
+// The client goes away in the middle of a PATCH without a checksum: the bytes that reached
+// the server count, and HEAD shows them.
+TEST_F(TusTest, ClientDisconnectKeepsTheBytesReceived) {
+  start_server({.wait_for_engine = false});
+  const std::string loc = create_ok(100000);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(server().port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request = "PATCH " + loc +
+                              " HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+                              "Content-Type: application/offset+octet-stream\r\n"
+                              "Upload-Offset: 0\r\nContent-Length: 100000\r\n\r\n" +
+                              std::string(30000, 'z');
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  ::close(fd);
+  EXPECT_TRUE(poll_until([&] { return offset_of(loc) == 30000; }, 5s)) << offset_of(loc);
+  EXPECT_EQ(str_of(file_of(loc), "status"), "uploading");
+  // And the upload goes on from there.
+  ASSERT_EQ(patch(loc, 30000, std::string(70000, 'y')).status, 204);
+  EXPECT_EQ(str_of(file_of(loc), "sha256"),
+            sha256_of(std::string(30000, 'z') + std::string(70000, 'y')));
+}
+
+TEST_F(TusTest, IndexFilesBecomeCompanionsOfTheirPrimary) {
+  start_server({.wait_for_engine = false});
+  TempDir dir;
+  write_file(dir / "x.bam", "BAM");
+  const std::int64_t bam = upload(client(), dir / "x.bam");
+  // Automatic: the name is the primary's plus an index suffix.
+  const std::string bai = create_ok(3, "x.bam.bai");
+  ASSERT_EQ(patch(bai, 0, "BAI").status, 204);
+  EXPECT_EQ(file_of(bai).at("companion_of").to_number<std::int64_t>(), bam);
+  // Explicit, whatever the name.
+  const std::string csi = create_ok(3, "whatever.idx", "companion_of " + b64(std::to_string(bam)));
+  ASSERT_EQ(patch(csi, 0, "CSI").status, 204);
+  EXPECT_EQ(file_of(csi).at("companion_of").to_number<std::int64_t>(), bam);
+  // A name without a matching primary stays alone.
+  const std::string lone = create_ok(3, "y.bam.bai");
+  ASSERT_EQ(patch(lone, 0, "BAI").status, 204);
+  EXPECT_TRUE(file_of(lone).at("companion_of").is_null());
+  // The primary lists them.
+  json::object primary = api_object(client(), "/api/v1/files/" + std::to_string(bam));
+  const json::array& companions = primary.at("companions").as_array();
+  ASSERT_EQ(companions.size(), 2u) << json::serialize(primary);
+  EXPECT_EQ(str_of(companions[0], "name"), "x.bam.bai");
+  EXPECT_EQ(str_of(companions[1], "name"), "whatever.idx");
+  // A companion of an unfinished upload is refused.
+  const std::string open = create_ok(10, "open.bam");
+  RawReply refused = create(3, "z.bai", "companion_of " + b64(open.substr(open.rfind('/') + 1)));
+  EXPECT_EQ(refused.status, 400) << refused.body;
+}
+
+// A real job: the .bai arrives next to its .bam under the matching name, a clashing second
+// x.bam gets the id prefix and so does its index, and the stored originals are untouched.
+TEST_F(TusTest, CompanionsArriveNextToTheirPrimaryInAJob) {
+  start_server();
+  TempDir dir;
+  write_file(dir / "x.bam", "BAM-ONE");
+  write_file(dir / "x.bam.bai", "BAI-ONE");
+  write_file(dir / "x.bai", "BAI-TWO");
+  const std::int64_t bam1 = upload(client(), dir / "x.bam");
+  // Two indexes for the first x.bam: by the simple POST route, then over TUS.
+  const std::int64_t bai1 = upload(client(), dir / "x.bam.bai");
+  const std::string bai1_loc = create_ok(7, "x.bam.bai");
+  ASSERT_EQ(patch(bai1_loc, 0, "BAI-TUS").status, 204);
+  const std::string tus_bai = bai1_loc.substr(bai1_loc.rfind('/') + 1);
+  const std::int64_t bam2 = upload(client(), dir / "x.bam");
+  const std::string bai2 = create_ok(7, "x.bai", "companion_of " + b64(std::to_string(bam2)));
+  ASSERT_EQ(patch(bai2, 0, "BAI-TWO").status, 204);
+  EXPECT_EQ(api_object(client(), "/api/v1/files/" + std::to_string(bai1)).at("companion_of"),
+            json::value(bam1));
+
+  const std::string script =
+      "#!/bin/sh\n"
+      "set -e\n"
+      "in=$PIRUS_INPUTS_DIR\n"
+      "ls \"$in\" > \"$PIRUS_OUTPUTS_DIR/listing.txt\"\n"
+      "test -f \"$in/x.bam\" && test -f \"$in/x.bam.bai\"\n"
+      "echo companions-ok\n"
+      "cat \"$in/x.bam.bai\" \"$in/" +
+      std::to_string(bam2) + "_x.bam.bai\"\n";
+  const std::string zip = dir / "idx.zip";
+  write_zip(zip, {{"manifest.json", R"({"name":"idxcheck","version":"1","command":["/run.sh"]})"},
+                  {"Dockerfile",
+                   "FROM pirus-base/busybox:1\nCOPY run.sh /run.sh\nRUN chmod 0755 /run.sh\n"},
+                  {"run.sh", script, 0100755}});
+  const std::int64_t pipeline = install_pipeline(client(), zip);
+  const std::int64_t job =
+      id_of(create_job(client(), {{"pipeline_id", pipeline}, {"inputs", {bam1, bam2}}}));
+  json::object done = wait_job(client(), job, {"done"}, 90s);
+  const std::string out = job_log(client(), job, "stdout");
+  EXPECT_NE(out.find("companions-ok"), std::string::npos) << out;
+  // The first index keeps x.bam.bai, the second clashes and gets its id; bam2 is renamed,
+  // and its x.bai follows its new name.
+  EXPECT_NE(out.find("BAI-ONEBAI-TWO"), std::string::npos) << out;
+  json::array outputs = job_outputs(client(), job);
+  ASSERT_EQ(outputs.size(), 1u);
+  auto listing = api_request(client(), "GET",
+                             "/api/v1/files/" + std::to_string(id_of(outputs[0])) + "/content");
+  const std::string b2 = std::to_string(bam2);
+  std::vector<std::string> names = {b2 + "_x.bam", b2 + "_x.bam.bai", tus_bai + "_x.bam.bai",
+                                    "config.json", "x.bam",           "x.bam.bai"};
+  std::sort(names.begin(), names.end());  // as ls lists them
+  std::string expected;
+  for (const auto& n : names) expected += n + "\n";
+  EXPECT_EQ(listing.body, expected);
+  // config.json names the companions with their primary.
+  const std::string config =
+      read_file(server().data_dir() + "/jobs/" + std::to_string(job) + "/inputs/config.json");
+  EXPECT_NE(config.find("\"companion_of\": " + std::to_string(bam1)), std::string::npos) << config;
+  // The stored originals: still there, still 0644, not moved.
+  for (std::int64_t id : {bam1, bam2}) {
+    json::object f = api_object(client(), "/api/v1/files/" + std::to_string(id));
+    auto content = api_request(client(), "GET", "/api/v1/files/" + std::to_string(id) + "/content");
+    EXPECT_EQ(content.body, "BAM-ONE");
+    const std::string stored = server().data_dir() + "/files/" + std::to_string(id) + "/x.bam";
+    struct stat st {};
+    ASSERT_EQ(::stat(stored.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u);
+  }
+  (void)done;
 }
 
 // The real CLI, SIGKILLed in the middle of an upload, then run again: it resumes the same
