@@ -73,9 +73,10 @@ std::vector<std::string> companion_primary_names(const std::string& name) {
   for (const auto& rule : kIndexRules) {
     if (!ends_with(name, rule.suffix)) continue;
     std::string stem = name.substr(0, name.size() - std::strlen(rule.suffix));
-    out.push_back(stem);
-    if (*rule.replaces != '\0' && !ends_with(stem, rule.replaces))
+    if (*rule.replaces != '\0' && !ends_with(stem, rule.replaces)) {
       out.push_back(stem + rule.replaces);
+    }
+    out.push_back(stem);
   }
   return out;
 }
