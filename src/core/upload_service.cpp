@@ -9,7 +9,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
@@ -85,6 +87,41 @@ struct UploadService::HashState {
   std::int64_t upto = 0;  // bytes hashed, from the start
   Sha256 sha;
 };
+
+// One piece being written and hashed by the pool; the appending coroutine waits on `timer`,
+// which the last task to finish cancels (on the coroutine's executor, so no locks).
+struct UploadService::PieceJob {
+  explicit PieceJob(const asio::any_io_executor& executor) : timer(executor) {
+    timer.expires_at(asio::steady_timer::time_point::max());
+  }
+  asio::steady_timer timer;
+  int pending = 0;
+  Status status;
+};
+
+void UploadService::start_piece(const std::shared_ptr<PieceJob>& job, int fd, const char* data,
+                                std::size_t size, std::int64_t pos, HashState* whole,
+                                Sha256* chunk) {
+  const asio::any_io_executor back = job->timer.get_executor();
+  auto finish = [job, back](Status st) {
+    asio::post(back, [job, st]() {
+      if (!st) job->status = st;
+      if (--job->pending == 0) job->timer.cancel();
+    });
+  };
+  job->pending = whole != nullptr ? 2 : 1;
+  asio::post(ctx_.workers, [fd, data, size, pos, chunk, finish]() {
+    Status st = write_all(fd, data, size, pos);
+    if (st && chunk != nullptr) chunk->update(data, size);
+    finish(st);
+  });
+  if (whole != nullptr) {
+    asio::post(ctx_.workers, [data, size, whole, finish]() {
+      whole->sha.update(data, size);
+      finish(Status::ok());
+    });
+  }
+}
 
 UploadService::UploadService(CoreContext& ctx) : ctx_(ctx), alive_(std::make_shared<bool>(true)) {}
 
@@ -212,17 +249,51 @@ asio::awaitable<AppendResult> UploadService::append(AppendRequest request, ByteS
   const bool check_chunk = !req.chunk_sha256.empty();
   auto chunk_hash = std::make_shared<Sha256>();
 
-  std::vector<char> buffer(kPiece);
+  // Two buffers: the socket fills one while the pool writes and hashes the other, and the
+  // write and the hash run on the two pool threads at once.
+  std::vector<char> buffers[2] = {std::vector<char>(kPiece), std::vector<char>(kPiece)};
+  int filling = 0;
+  const auto executor = co_await asio::this_coro::executor;
+  std::shared_ptr<PieceJob> inflight;
+  std::size_t inflight_size = 0;
   std::int64_t written = 0;
   Status failure;
+  bool write_failed = false;
   bool broken = false;
   bool overflow = false;
   std::int64_t last_persist = now_ms();
-  for (bool eof = false; !eof && failure.is_ok() && !broken && !overflow;) {
+  // Waits for the piece in flight and counts it.
+  auto settle = [&]() -> asio::awaitable<void> {
+    if (!inflight) co_return;
+    while (inflight->pending > 0) {
+      (void)co_await inflight->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (!inflight->status) {
+      spdlog::error("uploads: {}: {}", file.path, inflight->status.message());
+      write_failed = true;
+    } else {
+      written += static_cast<std::int64_t>(inflight_size);
+      if (hash) hash->upto += static_cast<std::int64_t>(inflight_size);
+      if (!check_chunk) {
+        File progress = file;
+        progress.upload_offset = req.offset + written;
+        publish(progress, false);
+        if (now_ms() - last_persist >= kPersistIntervalMs) {
+          last_persist = now_ms();
+          (void)ctx_.store.set_upload_offset(file.id, progress.upload_offset);
+        }
+      }
+    }
+    inflight.reset();
+    inflight_size = 0;
+  };
+  for (bool eof = false; !eof && !broken && !overflow && !write_failed;) {
+    std::vector<char>& buffer = buffers[filling];
     std::size_t filled = 0;
     while (filled < buffer.size()) {
       // One byte more than what remains is enough to see a body that is too long.
-      const std::int64_t room = remaining - written - static_cast<std::int64_t>(filled) + 1;
+      const std::int64_t ahead = written + static_cast<std::int64_t>(inflight_size + filled);
+      const std::int64_t room = remaining - ahead + 1;
       const std::size_t want = std::min<std::size_t>(
           buffer.size() - filled, static_cast<std::size_t>(std::max<std::int64_t>(room, 1)));
       auto got = co_await source.read_some(buffer.data() + filled, want);
@@ -236,41 +307,22 @@ asio::awaitable<AppendResult> UploadService::append(AppendRequest request, ByteS
         break;
       }
       filled += *got;
-      if (written + static_cast<std::int64_t>(filled) > remaining) {
+      if (ahead + static_cast<std::int64_t>(*got) > remaining) {
         overflow = true;
         break;
       }
     }
-    if (overflow || filled == 0) break;
-    const char* data = buffer.data();
-    const std::int64_t pos = req.offset + written;
-    HashState* whole = hash.get();
-    Sha256* piece = check_chunk ? chunk_hash.get() : nullptr;
-    auto work = [fd, data, filled, pos, whole, piece]() {
-      Status st = write_all(fd, data, filled, pos);
-      if (st) {
-        if (whole != nullptr) whole->sha.update(data, filled);
-        if (piece != nullptr) piece->update(data, filled);
-      }
-      return st;
-    };
-    Status wrote = co_await offload(ctx_.workers, std::move(work));
-    if (!wrote) {
-      spdlog::error("uploads: {}: {}", file.path, wrote.message());
-      failure = Status::internal("the server cannot write the upload");
-      break;
-    }
-    written += static_cast<std::int64_t>(filled);
-    if (hash) hash->upto += static_cast<std::int64_t>(filled);
-    if (!check_chunk) {
-      File progress = file;
-      progress.upload_offset = req.offset + written;
-      publish(progress, false);
-      if (now_ms() - last_persist >= kPersistIntervalMs) {
-        last_persist = now_ms();
-        (void)ctx_.store.set_upload_offset(file.id, progress.upload_offset);
-      }
-    }
+    co_await settle();
+    if (overflow || write_failed || filled == 0) break;
+    inflight = std::make_shared<PieceJob>(executor);
+    inflight_size = filled;
+    start_piece(inflight, fd, buffer.data(), filled, req.offset + written, hash.get(),
+                check_chunk ? chunk_hash.get() : nullptr);
+    filling ^= 1;
+  }
+  co_await settle();
+  if (write_failed && failure.is_ok()) {
+    failure = Status::internal("the server cannot write the upload");
   }
   ::close(fd);
   busy_.erase(file.id);

@@ -79,6 +79,10 @@ class UploadService {
 
  private:
   struct HashState;
+  struct PieceJob;
+  // Writes `size` bytes at `pos` of `fd` and updates the hashes, on the worker pool.
+  void start_piece(const std::shared_ptr<PieceJob>& job, int fd, const char* data, std::size_t size,
+                   std::int64_t pos, HashState* whole, Sha256* chunk);
   boost::asio::awaitable<Result<File>> complete(File file);
   void publish(const File& file, bool force);
   boost::asio::awaitable<void> sweeper_loop();
