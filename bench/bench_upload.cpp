@@ -106,6 +106,18 @@ long peak_rss_kb(pid_t pid) {
   return -1;
 }
 
+// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 int start_server(const std::string& data_dir, const std::string& log_path) {
   const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot create " + log_path);
@@ -225,11 +237,15 @@ int main(int argc, char** argv) {
   ApiClient client("http://127.0.0.1:" + std::to_string(port));
   const long rss_before = peak_rss_kb(g_server);
 
-  std::vector<double> cp_s, single_s, cli_s;
+  std::vector<double> cp_s, single_s, cli_s, single_cpu, cli_cpu;
   for (int run = 0; run < opt.runs; ++run) {
     cp_s.push_back(copy_baseline(source, data + "/files/cp-baseline.bin"));
+    double before = cpu_seconds(g_server);
     single_s.push_back(tus_single_patch(client, source, size));
+    single_cpu.push_back(cpu_seconds(g_server) - before);
+    before = cpu_seconds(g_server);
     cli_s.push_back(tus_cli(client, source));
+    cli_cpu.push_back(cpu_seconds(g_server) - before);
     std::cerr << "run " << run + 1 << ": cp " << fmt(cp_s.back(), 2) << " s, tus "
               << fmt(single_s.back(), 2) << " s, cli " << fmt(cli_s.back(), 2) << " s\n";
   }
@@ -244,6 +260,9 @@ int main(int argc, char** argv) {
             << fmt(single_rate / cp_rate, 2) << "x (target >= 0.8x)\n"
             << "TUS, CLI (16 MiB chunks+sha):  " << fmt(cli_rate) << " MB/s  ratio "
             << fmt(cli_rate / cp_rate, 2) << "x\n"
+            << "server CPU per GiB: one PATCH " << fmt(median(single_cpu) * (1 << 30) / size, 2)
+            << " s, CLI " << fmt(median(cli_cpu) * (1 << 30) / size, 2) << " s (all threads)\n"
+            << "load average at the end: " << read_text("/proc/loadavg")
             << "server VmHWM: " << fmt(rss_before / 1024.0) << " MB before, "
             << fmt(rss_after / 1024.0) << " MB after\n";
   cleanup();
