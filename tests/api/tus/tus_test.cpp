@@ -576,7 +576,13 @@ TEST_F(TusTest, TwoGigabyteUploadKeepsServerMemoryFlat) {
   ASSERT_EQ(run_command("sha256sum " + shell_quote(path) + " | cut -c1-64", &local), 0);
   EXPECT_EQ(str_of(f, "sha256") + "\n", local);
   std::cout << "server VmHWM before " << before << " kB, after a 2 GiB upload " << after << " kB\n";
-  EXPECT_LT(after - before, 64 * 1024) << "peak RSS grew by " << (after - before) << " kB";
+  std::int64_t bound_kb = 64 * 1024;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed blocks in a quarantine (256 MB by default) instead of
+  // reusing them, so every small per-read allocation adds to RSS until it is full.
+  bound_kb += 256 * 1024;
+#endif
+  EXPECT_LT(after - before, bound_kb) << "peak RSS grew by " << (after - before) << " kB";
   // Give the disk back.
   api_request(client(), "DELETE", "/api/v1/files/" + std::to_string(id_of(f)));
   fs::remove(path);
