@@ -37,6 +37,20 @@ json::object file_json(const File& f) {
   o["created_at"] = time_json(f.created_at);
   o["updated_at"] = time_json(f.updated_at);
   o["download_url"] = "/api/v1/files/" + std::to_string(f.id) + "/content";
+  o["companion_of"] = f.companion_of ? json::value(*f.companion_of) : json::value(nullptr);
+  if (f.status == FileStatus::kUploading) {
+    o["upload_url"] = "/api/v1/uploads/" + std::to_string(f.id);
+    o["upload_expires_at"] = time_json(f.expires_at);
+  }
+  if (!f.error_reason.empty()) o["error_reason"] = f.error_reason;
+  return o;
+}
+
+json::object file_json(const File& f, const std::vector<File>& companions) {
+  json::object o = file_json(f);
+  json::array list;
+  for (const auto& c : companions) list.push_back(json::object{{"id", c.id}, {"name", c.name}});
+  o["companions"] = std::move(list);
   return o;
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "api/json_views.hpp"
+#include "api/tus_routes.hpp"
 #include "common/fs_util.hpp"
 #include "common/json_util.hpp"
 
@@ -314,7 +315,9 @@ void add_file_routes(http::Server& server, Services s) {
                 if (!id) co_return Response::from_status(id.status());
                 auto f = s.ctx.store.get_file(*id);
                 if (!f) co_return Response::from_status(f.status());
-                co_return ok_json(file_json(*f));
+                auto companions = s.ctx.store.list_companions(*id);
+                if (!companions) co_return Response::from_status(companions.status());
+                co_return ok_json(file_json(*f, *companions));
               }});
   server.add({"GET", "/api/v1/files/{id}/content", http::BodyKind::kNone,
               [s](Request& req) -> asio::awaitable<Response> {
@@ -510,6 +513,7 @@ void register_rest_api(http::Server& server, Services services) {
   add_pipeline_routes(server, services);
   add_file_routes(server, services);
   add_job_routes(server, services);
+  if (services.uploads != nullptr) add_tus_routes(server, services);
 }
 
 }  // namespace pirus::api

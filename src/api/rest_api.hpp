@@ -7,6 +7,7 @@
 #include "core/file_service.hpp"
 #include "core/job_service.hpp"
 #include "core/pipeline_service.hpp"
+#include "core/upload_service.hpp"
 #include "http/http_server.hpp"
 
 namespace pirus::api {
@@ -16,6 +17,7 @@ struct Services {
   PipelineService& pipelines;
   FileService& files;
   JobService& jobs;
+  UploadService* uploads = nullptr;  // resumable uploads (/api/v1/uploads)
 };
 
 void register_rest_api(http::Server& server, Services services);

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <cerrno>
@@ -106,6 +107,8 @@ struct ApiClient::Transfer {
   std::string content_type;
   std::FILE* upload_file = nullptr;  // streamed request body
   std::int64_t upload_size = 0;
+  std::int64_t upload_left = -1;  // bytes of upload_file still to send; -1: to its end
+  std::vector<std::string> extra_headers;
   std::string upload_name;
   std::function<void(std::int64_t, std::int64_t)> progress;
   std::int64_t last_progress = -1;
@@ -150,7 +153,11 @@ size_t write_cb(char* data, size_t size, size_t n, void* user) {
 
 size_t read_cb(char* buffer, size_t size, size_t n, void* user) {
   auto* t = static_cast<ApiClient::Transfer*>(user);
-  const size_t got = std::fread(buffer, 1, size * n, t->upload_file);
+  size_t want = size * n;
+  if (t->upload_left >= 0) want = std::min<size_t>(want, static_cast<size_t>(t->upload_left));
+  if (want == 0) return 0;
+  const size_t got = std::fread(buffer, 1, want, t->upload_file);
+  if (t->upload_left >= 0) t->upload_left -= static_cast<std::int64_t>(got);
   if (got == 0 && std::ferror(t->upload_file)) {
     t->local_error = "cannot read " + t->upload_name + ": " + std::strerror(errno);
     return CURL_READFUNC_ABORT;
@@ -207,6 +214,7 @@ Result<HttpResult> ApiClient::perform(Transfer& t) {
   // Without this curl waits up to a second for a "100 Continue" the server may never send
   // before every upload over 1 MiB.
   headers = curl_slist_append(headers, "Expect:");
+  for (const auto& h : t.extra_headers) headers = curl_slist_append(headers, h.c_str());
   const bool bodiless = t.method == "GET" || t.method == "HEAD";
   const bool has_body =
       t.upload_file != nullptr || (!bodiless && t.body != nullptr && !t.body->empty());
@@ -306,6 +314,38 @@ Result<HttpResult> ApiClient::upload(const std::string& path, const std::string&
   t.upload_file = f;
   t.upload_size = static_cast<std::int64_t>(st.st_size);
   t.upload_name = local_file;
+  t.progress = std::move(progress);
+  auto result = perform(t);
+  std::fclose(f);
+  return result;
+}
+
+Result<HttpResult> ApiClient::send(const std::string& method, const std::string& path,
+                                   const std::vector<std::string>& headers, const RangeBody* body,
+                                   std::function<void(std::int64_t, std::int64_t)> progress) {
+  Transfer t;
+  t.method = method;
+  t.path = path;
+  t.extra_headers = headers;
+  if (body == nullptr) {
+    static const std::string kEmpty;
+    t.body = &kEmpty;
+    return perform(t);
+  }
+  std::FILE* f = std::fopen(body->local_file.c_str(), "rb");
+  if (f == nullptr) {
+    if (errno == ENOENT) return Status::not_found("no such file: " + body->local_file);
+    return Status::internal("cannot read " + body->local_file + ": " + std::strerror(errno));
+  }
+  if (fseeko(f, static_cast<off_t>(body->offset), SEEK_SET) != 0) {
+    std::fclose(f);
+    return Status::internal("cannot read " + body->local_file + ": " + std::strerror(errno));
+  }
+  t.content_type = body->content_type;
+  t.upload_file = f;
+  t.upload_size = body->length;
+  t.upload_left = body->length;
+  t.upload_name = body->local_file;
   t.progress = std::move(progress);
   auto result = perform(t);
   std::fclose(f);

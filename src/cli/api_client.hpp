@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.hpp"
 
@@ -63,6 +64,20 @@ class ApiClient {
   Result<HttpResult> upload(const std::string& path, const std::string& local_file,
                             const std::string& content_type,
                             std::function<void(std::int64_t, std::int64_t)> progress = {});
+
+  // Sends `method` to `path` with extra request headers ("Name: value"). With a
+  // `local_file`, the body is its bytes [offset, offset + length), streamed from disk, as
+  // `content_type`; `progress(sent, length)` is called as they go out. For protocols with
+  // headers of their own, such as TUS.
+  struct RangeBody {
+    std::string local_file;
+    std::int64_t offset = 0;
+    std::int64_t length = 0;
+    std::string content_type = "application/octet-stream";
+  };
+  Result<HttpResult> send(const std::string& method, const std::string& path,
+                          const std::vector<std::string>& headers, const RangeBody* body = nullptr,
+                          std::function<void(std::int64_t, std::int64_t)> progress = {});
 
   // GETs `path` and streams a 2xx body into `local_file + ".part"`, renamed to `local_file`
   // once complete. On an HTTP error the problem body is returned in HttpResult::body and

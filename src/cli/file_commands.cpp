@@ -5,6 +5,8 @@
 #include "cli/file_hash.hpp"
 #include "cli/format.hpp"
 #include "cli/parsing.hpp"
+#include "cli/terminal.hpp"
+#include "cli/tus_upload.hpp"
 #include "cli/views.hpp"
 
 namespace pirus::cli {
@@ -27,6 +29,8 @@ struct Args {
   std::int64_t id = 0;
   std::string output;
   bool force = false;
+  std::int64_t companion_of = 0;
+  std::int64_t chunk_mib = 16;
 };
 
 int upload(Session& s, const Args& args) {
@@ -38,16 +42,28 @@ int upload(Session& s, const Args& args) {
       code = s.fail(Status::not_found("no such file: " + path));
       continue;
     }
-    std::string route = "/api/v1/files?name=" + url_encode(basename_of(path));
-    if (args.sha256) {
-      auto digest = sha256_file(path);
-      if (!digest) {
-        code = s.fail(digest.status());
-        continue;
-      }
-      route += "&sha256=" + *digest;
+    const std::string label = basename_of(path);
+    TusUploadOptions options;
+    options.chunk_bytes = args.chunk_mib << 20;
+    options.whole_sha256 = args.sha256;
+    if (args.companion_of > 0) options.companion_of = args.companion_of;
+    // A bar on a terminal; elsewhere a plain line every 10 %, so logs stay short.
+    std::unique_ptr<ProgressLine> line;
+    if (!s.quiet() && !s.json()) {
+      const bool tty = s.show_progress();
+      line = std::make_unique<ProgressLine>(s.err(), tty, s.console().err_columns);
+      options.progress = [&line, &label, tty](std::int64_t sent, std::int64_t total) {
+        const std::string text = render_transfer_progress(sent, total, label);
+        const std::string key =
+            tty ? std::string() : std::to_string(total > 0 ? sent * 10 / total : 10);
+        line->update(text, key, sent == total);
+      };
+      options.resumed = [&s, &label](std::int64_t offset) {
+        s.note("resuming the upload of " + label + " at " + human_size(offset));
+      };
     }
-    auto r = s.upload(route, path, "application/octet-stream");
+    auto r = tus_upload(s.client(), path, options);
+    if (line) line->finish(r.is_ok());
     if (!r) {
       code = s.fail(r.status().with_context(path));
       // Every later upload would fail the same way.
@@ -140,10 +156,19 @@ void add_file_commands(CLI::App& app, const std::shared_ptr<CommandEnv>& env) {
   cmd->require_subcommand(1);
   auto args = std::make_shared<Args>();
 
-  auto* upload_cmd = cmd->add_subcommand("upload", "Upload local files");
+  auto* upload_cmd = cmd->add_subcommand(
+      "upload", "Upload local files (resumable: run it again to continue an interrupted upload)");
   upload_cmd->add_option("paths", args->paths, "Local files")->required();
   upload_cmd->add_flag("--sha256", args->sha256,
                        "Compute the SHA-256 locally and have the server verify it");
+  upload_cmd
+      ->add_option("--companion-of", args->companion_of,
+                   "File id this file accompanies (an index: x.bam.bai for x.bam)")
+      ->check(id_arg());
+  upload_cmd
+      ->add_option("--chunk-size", args->chunk_mib,
+                   "MiB per request (1..1024); an interrupted upload resumes from the last one")
+      ->check(CLI::Range(1, 1024));
   on_run(upload_cmd, env, [args](Session& s) { return upload(s, *args); });
 
   auto* list_cmd = cmd->add_subcommand("list", "List files");

@@ -187,7 +187,7 @@ std::string file_details(const json::value& f) {
   if (auto bytes = int_field(f, "size"); bytes && *bytes >= 1024) {
     size += " (" + std::to_string(*bytes) + " bytes)";
   }
-  return render_fields({
+  std::vector<std::pair<std::string, std::string>> fields = {
       {"id", id_text(f, "id")},
       {"name", str_field(f, "name")},
       {"type", str_field(f, "type")},
@@ -198,7 +198,30 @@ std::string file_details(const json::value& f) {
       {"created", time_field(f, "created_at")},
       {"updated", time_field(f, "updated_at")},
       {"download", str_field(f, "download_url")},
-  });
+  };
+  // Resumable uploads and companions: shown only when they say something.
+  if (str_field(f, "status") == "uploading") {
+    if (auto offset = int_field(f, "upload_offset")) {
+      fields.push_back({"received", human_size(*offset)});
+    }
+    fields.push_back({"expires", time_field(f, "upload_expires_at")});
+  }
+  if (const std::string reason = str_field(f, "error_reason"); !reason.empty()) {
+    fields.push_back({"error", reason});
+  }
+  if (auto primary = int_field(f, "companion_of")) {
+    fields.push_back({"companion of", "file " + std::to_string(*primary)});
+  }
+  if (const auto* list = f.is_object() ? f.as_object().if_contains("companions") : nullptr;
+      list != nullptr && list->is_array() && !list->as_array().empty()) {
+    std::string names;
+    for (const auto& c : list->as_array()) {
+      if (!names.empty()) names += ", ";
+      names += str_field(c, "name") + " (" + id_text(c, "id") + ")";
+    }
+    fields.push_back({"companions", names});
+  }
+  return render_fields(fields);
 }
 
 std::optional<std::int64_t> job_run_seconds(const json::value& job, std::int64_t now_ms) {

@@ -213,6 +213,17 @@ const std::vector<Key>& keys() {
       int_key("limits", "max_job_pids", &Config::max_job_pids, 8, 1 << 22),
       size_key("limits", "max_upload_size", &Config::max_upload_bytes),
       size_key("limits", "max_package_size", &Config::max_package_bytes),
+      {"limits", "upload_expiry",
+       [](Config& c, const std::string& v) {
+         auto seconds = parse_duration(v);
+         if (!seconds || *seconds < 1 || *seconds > 366LL * 86400) {
+           return Status::invalid("expected a duration from 1s to 366d (\"24h\", \"90m\", " +
+                                  std::string("\"30s\", \"7d\"), got '") + v + "'");
+         }
+         c.upload_expiry_seconds = *seconds;
+         return Status::ok();
+       },
+       [](const Config& c) { return std::to_string(c.upload_expiry_seconds) + "s"; }},
   };
   return k;
 }
@@ -266,6 +277,36 @@ Status validate(Config& c) {
 std::string Config::effective_database_url() const {
   if (!database_url.empty()) return database_url;
   return "sqlite://" + data_dir + "/pirus.db";
+}
+
+std::optional<std::int64_t> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t unit = 1;
+  std::string digits = text;
+  switch (text.back()) {
+    case 's':
+      digits.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      digits.pop_back();
+      break;
+    case 'd':
+      unit = 86400;
+      digits.pop_back();
+      break;
+    default:
+      break;
+  }
+  if (digits.empty() || digits.size() > 12 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoll(digits) * unit;
 }
 
 std::optional<std::int64_t> parse_size(const std::string& text) {

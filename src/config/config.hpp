@@ -44,6 +44,7 @@ struct Config {
   std::int64_t max_job_pids = 4096;
   std::int64_t max_upload_bytes = 50LL << 30;
   std::int64_t max_package_bytes = 1LL << 30;
+  std::int64_t upload_expiry_seconds = 24 * 3600;  // unfinished resumable uploads expire
 
   // Derived paths.
   std::string files_dir() const { return data_dir + "/files"; }
@@ -63,6 +64,10 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
 
 // The process environment as a map (for load_config).
 std::map<std::string, std::string> process_environment();
+
+// "90m" -> 5400 seconds; s, m, h, d suffixes, a bare number is seconds. nullopt when
+// malformed.
+std::optional<std::int64_t> parse_duration(const std::string& text);
 
 // "10G" -> 10737418240. nullopt when malformed.
 std::optional<std::int64_t> parse_size(const std::string& text);

@@ -8,6 +8,7 @@
 #include "common/fs_util.hpp"
 #include "common/sha256.hpp"
 #include "core/offload.hpp"
+#include "core/upload_service.hpp"
 #include "core/workspace.hpp"
 
 namespace pirus {
@@ -53,6 +54,14 @@ asio::awaitable<Result<File>> FileService::import_upload(std::string temp_path, 
   f.upload_offset = f.size;
   f.sha256 = *sum;
   f.status = expected_sha256.empty() ? FileStatus::kUploaded : FileStatus::kChecked;
+  // An index uploaded after its primary joins it (the same rule as resumable uploads).
+  for (const auto& primary_name : companion_primary_names(f.name)) {
+    auto primary = ctx_.store.find_complete_file_by_name(primary_name);
+    if (primary && *primary) {
+      f.companion_of = (*primary)->id;
+      break;
+    }
+  }
   // The row needs a unique path before the id exists: reserve one, then move it in place.
   f.path = ctx_.config.files_dir() + "/.incoming-" + random_hex(8);
   auto created = ctx_.store.create_file(f);

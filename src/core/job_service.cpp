@@ -28,6 +28,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The complete companion files (indexes) of each input, by input id.
+Result<std::map<Id, std::vector<File>>> companions_of(Store& store,
+                                                      const std::vector<File>& files) {
+  std::map<Id, std::vector<File>> out;
+  for (const auto& f : files) {
+    auto list = store.list_companions(f.id);
+    if (!list) return list.status();
+    for (auto& c : *list) {
+      if (c.status == FileStatus::kUploaded || c.status == FileStatus::kChecked) {
+        out[f.id].push_back(std::move(c));
+      }
+    }
+  }
+  return out;
+}
+
 // Keeps busy() accurate across every exit path of a coroutine.
 class BusyGuard {
  public:
@@ -132,7 +148,11 @@ Result<Job> JobService::create(const NewJobRequest& req) {
   auto form = pipelines_.form(*pipeline);
   if (!form) return form.status().with_context("the pipeline's form is unusable");
   FormContext fctx;
-  for (const auto& in : plan_inputs(files)) fctx.input_names.push_back(in.name);
+  auto companions = companions_of(ctx_.store, files);
+  if (!companions) return companions.status();
+  for (const auto& in : plan_inputs(files, *companions)) {
+    if (!in.companion_of) fctx.input_names.push_back(in.name);
+  }
   fctx.genome_refs = list_genome_refs(ctx_.config.databases_dir());
   auto params = validate_parameters(*form, req.parameters, fctx);
   if (!params) return params.status().with_context("invalid parameters");
@@ -262,10 +282,12 @@ std::string JobService::build_config_json(const Job& job, const Pipeline& p,
   cfg["parameters"] = params;
   json::array ins;
   for (const auto& in : inputs) {
-    ins.push_back(json::object{{"id", in.file.id},
-                               {"name", in.name},
-                               {"path", in_dir + "/" + in.name},
-                               {"size", in.file.size}});
+    json::object entry{{"id", in.file.id},
+                       {"name", in.name},
+                       {"path", in_dir + "/" + in.name},
+                       {"size", in.file.size}};
+    if (in.companion_of) entry["companion_of"] = *in.companion_of;
+    ins.push_back(std::move(entry));
   }
   cfg["inputs"] = std::move(ins);
   cfg["paths"] = {{"inputs", in_dir},
@@ -295,7 +317,12 @@ asio::awaitable<void> JobService::start(Job job) {
   auto manifest_v = parse_json(pipeline->manifest_json);
   json::object manifest =
       manifest_v && manifest_v->is_object() ? manifest_v->get_object() : json::object{};
-  auto inputs = plan_inputs(files);
+  auto companions = companions_of(ctx_.store, files);
+  if (!companions) {
+    (void)fail(job, "cannot read the inputs' companion files: " + companions.status().message());
+    co_return;
+  }
+  auto inputs = plan_inputs(files, *companions);
   WorkspacePaths ws = workspace_paths(ctx_.config.jobs_dir(), job.id);
   std::string config_json = build_config_json(job, *pipeline, inputs, manifest);
   auto [uid, gid] = parse_user(ctx_.job_user);

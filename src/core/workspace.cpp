@@ -11,6 +11,7 @@
 
 #include "common/fs_util.hpp"
 #include "common/sha256.hpp"
+#include "core/upload_service.hpp"
 
 namespace pirus {
 
@@ -37,6 +38,41 @@ std::vector<WorkspaceInput> plan_inputs(const std::vector<File>& files) {
     if (taken.count(name) != 0) name = std::to_string(f.id) + "_" + name;
     taken.insert(name);
     out.push_back({f, name});
+  }
+  return out;
+}
+
+std::vector<WorkspaceInput> plan_inputs(const std::vector<File>& files,
+                                        const std::map<Id, std::vector<File>>& companions) {
+  std::vector<WorkspaceInput> out;
+  std::set<std::string> taken = {"config.json"};
+  std::set<Id> listed;
+  for (const auto& f : files) listed.insert(f.id);
+  auto place = [&taken](const std::string& wanted, Id id) {
+    std::string name = wanted;
+    if (taken.count(name) != 0) name = std::to_string(id) + "_" + name;
+    taken.insert(name);
+    return name;
+  };
+  for (const auto& f : files) {
+    const std::string name = place(safe_file_name(f.name), f.id);
+    out.push_back({f, name, std::nullopt});
+    auto it = companions.find(f.id);
+    if (it == companions.end()) continue;
+    const std::string primary = safe_file_name(f.name);
+    for (const auto& c : it->second) {
+      if (listed.count(c.id) != 0) continue;
+      const std::string own = safe_file_name(c.name);
+      std::string wanted = own;
+      if (own.size() > primary.size() && own.compare(0, primary.size(), primary) == 0) {
+        wanted = name + own.substr(primary.size());
+      } else if (!companion_primary_names(own).empty()) {
+        // "x.bai" for "x.bam": only the index suffix is kept.
+        wanted = name + own.substr(own.find_last_of('.'));
+      }
+      listed.insert(c.id);
+      out.push_back({c, place(wanted, c.id), f.id});
+    }
   }
   return out;
 }

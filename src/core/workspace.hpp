@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include <boost/json/object.hpp>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,7 +20,8 @@ namespace pirus {
 
 struct WorkspaceInput {
   File file;
-  std::string name;  // the name it gets in inputs/ (clashes resolved)
+  std::string name;                // the name it gets in inputs/ (clashes resolved)
+  std::optional<Id> companion_of;  // set for a companion placed next to its primary
 };
 
 struct WorkspacePaths {
@@ -30,6 +33,14 @@ WorkspacePaths workspace_paths(const std::string& jobs_dir, Id job_id);
 // Gives each input a unique name in inputs/: the first keeps its own name, a later one
 // with the same name becomes "<file id>_<name>"; "config.json" is reserved.
 std::vector<WorkspaceInput> plan_inputs(const std::vector<File>& files);
+
+// The same, with each input's companion files (by primary id) placed right after it: a
+// companion is named after its primary's name in inputs/ plus its index suffix
+// ("12_x.bam" brings "12_x.bam.bai"; "x.bai" becomes "x.bam.bai"), a companion without a
+// known suffix keeps its own name, and a name already taken gets the "<file id>_" prefix.
+// A companion that is also listed as an input is placed once, as that input.
+std::vector<WorkspaceInput> plan_inputs(const std::vector<File>& files,
+                                        const std::map<Id, std::vector<File>>& companions);
 
 // Creates the directories (removing a partial one left by a crash), links each input in
 // (hard link; a copy when the store is on another filesystem; the stored original is never

@@ -20,6 +20,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/file_body.hpp>
@@ -174,6 +175,14 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> write_file(Response& res, const Request* req, unsigned version, bool head,
                                    bool keep);
   asio::awaitable<bool> send_continue(unsigned version);
+  // BodyKind::kStream: the handler reads the body itself through a StreamBody.
+  asio::awaitable<Outcome> serve_stream(const Route& route, Request& req,
+                                        bhttp::request_parser<bhttp::empty_body>& header_parser,
+                                        unsigned version, bool head, bool keep, bool body_pending,
+                                        bool expect_continue);
+  // Runs the handler; an exception becomes a 500 problem.
+  asio::awaitable<Response> invoke_handler(const Route& route, Request& req);
+  friend class StreamBody;
   // The descriptor of a new, empty file, whose path goes to `temp`.
   Result<int> create_upload_file(TempFile& temp);
   template <class Parser>
@@ -306,6 +315,10 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
   }
   const Route& route = *match.route;
   req.params = std::move(match.params);
+  if (route.body == BodyKind::kStream) {
+    co_return co_await serve_stream(route, req, header_parser, version, head, keep, body_pending,
+                                    expect_continue);
+  }
 
   TempFile temp;
   beast::file upload;
@@ -387,6 +400,111 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
                             "the server failed while handling this request; its log has details");
   }
   co_return co_await respond(res, &req, version, head, keep, false);
+}
+
+// Hands the body to a kStream handler straight from the socket: each read_some parses
+// into the caller's buffer (Beast's buffer_body), so nothing is copied or accumulated.
+class StreamBody final : public BodyStream {
+ public:
+  StreamBody(Session& session, bhttp::request_parser<bhttp::empty_body>& header_parser,
+             std::uint64_t max, bool pending, bool expect_continue, unsigned version)
+      : session_(session),
+        parser_(std::move(header_parser)),
+        pending_(pending),
+        expect_continue_(expect_continue),
+        version_(version) {
+    parser_.body_limit(max);
+  }
+
+  asio::awaitable<Result<std::size_t>> read_some(char* data, std::size_t size) override {
+    if (failure_) co_return *failure_;
+    if (!pending_ || parser_.is_done()) co_return std::size_t{0};
+    if (expect_continue_) {
+      expect_continue_ = false;
+      const bool sent = co_await session_.send_continue(version_);
+      if (!sent) {
+        failure_ = Status::unavailable("the client went away");
+        co_return *failure_;
+      }
+    }
+    auto& body = parser_.get().body();
+    for (;;) {
+      body.data = data;
+      body.size = size;
+      body.more = true;
+      session_.stream_.expires_after(session_.limits_.idle_timeout);
+      auto [ec, n] =
+          co_await bhttp::async_read_some(session_.stream_, session_.buffer_, parser_, kNoThrow);
+      const std::size_t got = size - body.size;
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) failure_ = failure_of(ec);
+      // Bytes that arrived before an error still count; the error comes with the next call.
+      if (got > 0 || parser_.is_done()) co_return got;
+      if (failure_) co_return *failure_;
+    }
+  }
+
+  std::optional<std::uint64_t> content_length() const override {
+    auto n = parser_.content_length();
+    if (n) return *n;
+    return std::nullopt;
+  }
+
+  // Some of the body is still on the wire: the connection cannot carry another request.
+  bool unread() const { return pending_ && (failure_ || !parser_.is_done()); }
+
+ private:
+  Status failure_of(const beast::error_code& ec) const {
+    if (ec == bhttp::error::body_limit) {
+      return Status::too_large("the body is larger than this endpoint accepts");
+    }
+    if (is_parse_error(ec)) return Status::invalid("malformed request body: " + ec.message());
+    return Status::unavailable("the client went away or stalled: " + ec.message());
+  }
+
+  Session& session_;
+  bhttp::request_parser<bhttp::buffer_body> parser_;
+  bool pending_;
+  bool expect_continue_;
+  unsigned version_;
+  std::optional<Status> failure_;
+};
+
+asio::awaitable<Session::Outcome> Session::serve_stream(
+    const Route& route, Request& req, bhttp::request_parser<bhttp::empty_body>& header_parser,
+    unsigned version, bool head, bool keep, bool body_pending, bool expect_continue) {
+  const std::int64_t limit = route.max_body > 0 ? route.max_body : limits_.max_file_body;
+  const auto max = static_cast<std::uint64_t>(std::max<std::int64_t>(limit, 0));
+  const auto declared = header_parser.content_length();
+  if (body_pending && declared && *declared > max) {
+    Response refused = too_large_problem(route.body, max);
+    co_return co_await respond(refused, &req, version, head, false, true);
+  }
+  StreamBody body(*this, header_parser, max, body_pending, expect_continue, version);
+  req.body_stream = &body;
+  Response res = co_await invoke_handler(route, req);
+  req.body_stream = nullptr;
+  const bool unread = body.unread();
+  co_return co_await respond(res, &req, version, head, keep, unread);
+}
+
+asio::awaitable<Response> Session::invoke_handler(const Route& route, Request& req) {
+  Response res;
+  bool failed = false;
+  try {
+    res = co_await route.handler(req);
+  } catch (const std::exception& e) {
+    spdlog::error("http: {} {} failed: {}", req.method, req.target, e.what());
+    failed = true;
+  } catch (...) {
+    spdlog::error("http: {} {} failed with an unknown exception", req.method, req.target);
+    failed = true;
+  }
+  if (failed) {
+    res = Response::problem(500, reason_phrase(500),
+                            "the server failed while handling this request; its log has details");
+  }
+  co_return res;
 }
 
 Result<int> Session::create_upload_file(TempFile& temp) {

@@ -27,9 +27,25 @@ namespace pirus::http {
 namespace asio = boost::asio;
 
 enum class BodyKind {
-  kNone,   // any body is refused with 413 (or ignored when empty)
-  kSmall,  // read into Request::body, up to ServerLimits::max_small_body
-  kFile,   // streamed into a new temporary file (Request::body_file), up to max_file_body
+  kNone,    // any body is refused with 413 (or ignored when empty)
+  kSmall,   // read into Request::body, up to ServerLimits::max_small_body
+  kFile,    // streamed into a new temporary file (Request::body_file), up to max_file_body
+  kStream,  // left unread for the handler, which pulls it through Request::body_stream
+};
+
+// The body of a BodyKind::kStream request, read by the handler piece by piece (constant
+// memory: the bytes go straight into the handler's buffer). A handler that answers before
+// the end of the body may: the connection is then closed after the answer.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Reads the next bytes of the body into `data` (at most `size`, which must be > 0);
+  // 0 means the body is complete. kTooLarge past the route's limit, kInvalid for a
+  // malformed (chunked) body, kUnavailable when the client went away or stalled for the
+  // idle timeout. After an error the body cannot be read any further.
+  virtual asio::awaitable<Result<std::size_t>> read_some(char* data, std::size_t size) = 0;
+  // The declared Content-Length, when there is one (not for chunked bodies).
+  virtual std::optional<std::uint64_t> content_length() const = 0;
 };
 
 struct Request {
@@ -43,6 +59,7 @@ struct Request {
   std::string body_file;  // BodyKind::kFile: temp file holding the body; the handler may
                           // rename it away, otherwise it is deleted after the response
   std::int64_t body_size = 0;
+  BodyStream* body_stream = nullptr;  // BodyKind::kStream: valid during the handler call
   std::string remote_address;
 
   std::optional<std::string> header(const std::string& lower_name) const;
@@ -79,7 +96,7 @@ struct Route {
 
 struct ServerLimits {
   std::int64_t max_small_body = 1 << 20;    // JSON bodies
-  std::int64_t max_file_body = 10LL << 30;  // uploads
+  std::int64_t max_file_body = 10LL << 30;  // uploads (kFile and kStream bodies)
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds header_timeout{30};  // slow-loris guard: time to send headers
   std::chrono::seconds idle_timeout{120};   // keep-alive connections

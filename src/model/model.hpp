@@ -54,6 +54,11 @@ struct File {
   std::string tags;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
+  // Resumable uploads and companions (schema version 2).
+  std::optional<Id> companion_of;  // the primary this file accompanies (x.bam for x.bam.bai)
+  TimeMs expires_at = 0;           // while uploading: when the unfinished upload is removed
+  std::string expected_sha256;     // hex, the whole-file checksum announced at creation
+  std::string error_reason;        // status error: why
 };
 
 struct Pipeline {

@@ -107,11 +107,13 @@ int run_server(const Config& config) {
   limits.max_file_body = std::max(config.max_upload_bytes, config.max_package_bytes);
   limits.temp_dir = config.tmp_dir();
   http::Server server(io, limits);
-  api::register_rest_api(server, {ctx, pipelines, files, jobs});
+  UploadService uploads(ctx);
+  api::register_rest_api(server, {ctx, pipelines, files, jobs, &uploads});
   if (Status st = server.listen(config.listen_address, config.listen_port); !st) {
     spdlog::error("{}", st.message());
     return 1;
   }
+  uploads.start_sweeper();
   spdlog::info("{}{}:{} (data {}, database {}, jobs run as {})", kListeningBanner,
                config.listen_address, server.port(), config.data_dir,
                config.effective_database_url(), ctx.job_user);
@@ -144,6 +146,7 @@ int run_server(const Config& config) {
     retry.cancel();
     server.stop();
     jobs.stop();
+    uploads.stop();
     // Let coroutines that are writing job state finish, for at most 20 s.
     asio::co_spawn(
         io,

@@ -87,6 +87,19 @@ class Store {
   // finished jobs are removed with the file.
   virtual Status delete_file(Id id) = 0;
 
+  // --- resumable uploads and companions ---
+  // Sets upload_offset only, if the file is still `uploading` and `offset` <= size;
+  // kConflict otherwise (kNotFound for an unknown id). Returns the offset stored.
+  virtual Result<std::int64_t> set_upload_offset(Id id, std::int64_t offset) = 0;
+  // Files still `uploading` whose expires_at (non-zero) is <= `now`, oldest expiry first,
+  // at most `limit`.
+  virtual Result<std::vector<File>> list_expired_uploads(TimeMs now, int limit) = 0;
+  // The files whose companion_of is `primary`, by id.
+  virtual Result<std::vector<File>> list_companions(Id primary) = 0;
+  // The newest complete (uploaded or checked) uploaded file (not a job output) named
+  // exactly `name`; nullopt when there is none.
+  virtual Result<std::optional<File>> find_complete_file_by_name(const std::string& name) = 0;
+
   // --- pipelines ---
   // Assigns id and times. (name, version) is unique: kConflict when taken.
   virtual Result<Pipeline> create_pipeline(const Pipeline& pipeline) = 0;

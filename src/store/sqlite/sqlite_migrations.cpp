@@ -102,6 +102,23 @@ CREATE INDEX job_files_file ON job_files (file_id);
 CREATE INDEX pipelines_package_file ON pipelines (package_file_id);
 )sql";
 
+// Version 2: resumable (TUS) uploads and companion files.
+// - expires_at: when an upload still in 'uploading' is swept away (0 = never).
+// - expected_sha256: the whole-file checksum given when the upload was created, checked
+//   when the last byte arrives (possibly after a server restart, hence stored).
+// - error_reason: why a file is in 'error' (a checksum mismatch, say).
+// - companion_of: the primary file an index accompanies (x.bam for x.bam.bai); a deleted
+//   primary leaves its companions as plain files.
+constexpr std::string_view kUploadsSchema = R"sql(
+ALTER TABLE files ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE files ADD COLUMN expected_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN error_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN companion_of INTEGER REFERENCES files (id) ON DELETE SET NULL;
+CREATE INDEX files_companion_of ON files (companion_of);
+CREATE INDEX files_uploading_expiry ON files (expires_at) WHERE status = 'uploading';
+CREATE INDEX files_name ON files (name);
+)sql";
+
 // job_files_file and pipelines_package_file serve no query: SQLite checks foreign keys
 // on each parent delete by looking up the child column, which without them is a table scan.
 
@@ -118,6 +135,7 @@ Result<int> read_version(sqlite3* db) {
 const std::vector<Migration>& sqlite_migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "files, pipelines, jobs, job_files and meta", kInitialSchema},
+      {2, "resumable uploads and companion files", kUploadsSchema},
   };
   return kMigrations;
 }

@@ -241,7 +241,7 @@ Status job_moved(Id id, JobStatus actual, JobStatus expected) {
 
 constexpr char kFileCols[] =
     "id, name, type, path, size, upload_offset, status, sha256, job_source_id, tags, "
-    "created_at, updated_at";
+    "created_at, updated_at, companion_of, expires_at, expected_sha256, error_reason";
 
 Result<File> read_file_row(const Stmt& s) {
   File f;
@@ -259,6 +259,10 @@ Result<File> read_file_row(const Stmt& s) {
   f.tags = s.text(9);
   f.created_at = s.int64(10);
   f.updated_at = s.int64(11);
+  f.companion_of = s.optional_int64(12);
+  f.expires_at = s.int64(13);
+  f.expected_sha256 = s.text(14);
+  f.error_reason = s.text(15);
   return f;
 }
 
@@ -309,13 +313,25 @@ Status check_job_exists(sqlite3* db, const std::optional<Id>& id, const char* wh
   return Status::ok();
 }
 
+Status check_companion_exists(sqlite3* db, const File& file) {
+  if (!file.companion_of) return Status::ok();
+  auto found = exists(db, "SELECT 1 FROM files WHERE id = ?", *file.companion_of);
+  if (!found) return found.status();
+  if (!*found)
+    return Status::invalid("companion_of: file " + str(*file.companion_of) + " does not exist");
+  if (*file.companion_of == file.id) return Status::invalid("a file cannot be its own companion");
+  return Status::ok();
+}
+
 Result<File> insert_file(sqlite3* db, const File& file) {
   PIRUS_RETURN_IF_ERROR(check_path_free(db, file.path, 0));
   PIRUS_RETURN_IF_ERROR(check_job_exists(db, file.job_source_id, "job_source_id"));
+  PIRUS_RETURN_IF_ERROR(check_companion_exists(db, file));
   const TimeMs now = now_ms();
   Stmt s(db,
          "INSERT INTO files (name, type, path, size, upload_offset, status, sha256, "
-         "job_source_id, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "job_source_id, tags, created_at, updated_at, companion_of, expires_at, "
+         "expected_sha256, error_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.bind(file.name)
       .bind(file.type)
       .bind(file.path)
@@ -326,7 +342,11 @@ Result<File> insert_file(sqlite3* db, const File& file) {
       .bind(file.job_source_id)
       .bind(file.tags)
       .bind(now)
-      .bind(now);
+      .bind(now)
+      .bind(file.companion_of)
+      .bind(file.expires_at)
+      .bind(file.expected_sha256)
+      .bind(file.error_reason);
   auto done = s.run();
   if (!done) return done.status().with_context("adding a file");
   return load_file(db, static_cast<Id>(sqlite3_last_insert_rowid(db)));
@@ -730,9 +750,11 @@ Result<File> SqliteStore::update_file(const File& file) {
     auto current = load_file(db_, file.id);
     if (!current) return current.status();
     PIRUS_RETURN_IF_ERROR(check_path_free(db_, file.path, file.id));
+    PIRUS_RETURN_IF_ERROR(check_companion_exists(db_, file));
     Stmt s(db_,
            "UPDATE files SET name = ?, type = ?, path = ?, size = ?, upload_offset = ?, "
-           "status = ?, sha256 = ?, tags = ?, updated_at = ? WHERE id = ?");
+           "status = ?, sha256 = ?, tags = ?, updated_at = ?, companion_of = ?, "
+           "expires_at = ?, expected_sha256 = ?, error_reason = ? WHERE id = ?");
     s.bind(file.name)
         .bind(file.type)
         .bind(file.path)
@@ -742,6 +764,10 @@ Result<File> SqliteStore::update_file(const File& file) {
         .bind(file.sha256)
         .bind(file.tags)
         .bind(now_ms())
+        .bind(file.companion_of)
+        .bind(file.expires_at)
+        .bind(file.expected_sha256)
+        .bind(file.error_reason)
         .bind(file.id);
     auto done = s.run();
     if (!done) return done.status().with_context("updating file " + str(file.id));
@@ -762,6 +788,55 @@ Status SqliteStore::delete_file(Id id) {
     del.bind(id);
     auto done = del.run();
     return done ? Status::ok() : done.status().with_context("deleting file " + str(id));
+  });
+}
+
+Result<std::int64_t> SqliteStore::set_upload_offset(Id id, std::int64_t offset) {
+  return in_tx(db_, mu_, TxKind::kWrite, [&]() -> Result<std::int64_t> {
+    Stmt s(db_,
+           "UPDATE files SET upload_offset = ?, updated_at = ? "
+           "WHERE id = ? AND status = 'uploading' AND ? <= size");
+    s.bind(offset).bind(now_ms()).bind(id).bind(offset);
+    auto done = s.run();
+    if (!done) return done.status().with_context("updating upload " + str(id));
+    if (*done == 0) {
+      auto current = load_file(db_, id);
+      if (!current) return current.status();
+      return Status::conflict("file " + str(id) + " is not an unfinished upload of that size");
+    }
+    return offset;
+  });
+}
+
+Result<std::vector<File>> SqliteStore::list_expired_uploads(TimeMs now, int limit) {
+  return in_tx(db_, mu_, TxKind::kRead, [&]() -> Result<std::vector<File>> {
+    Stmt s(db_, std::string("SELECT ") + kFileCols +
+                    " FROM files WHERE status = 'uploading' AND expires_at > 0 AND expires_at <= ?"
+                    " ORDER BY expires_at, id LIMIT ?");
+    s.bind(now).bind(static_cast<std::int64_t>(limit));
+    return read_files(s);
+  });
+}
+
+Result<std::vector<File>> SqliteStore::list_companions(Id primary) {
+  return in_tx(db_, mu_, TxKind::kRead, [&]() -> Result<std::vector<File>> {
+    Stmt s(db_,
+           std::string("SELECT ") + kFileCols + " FROM files WHERE companion_of = ? ORDER BY id");
+    s.bind(primary);
+    return read_files(s);
+  });
+}
+
+Result<std::optional<File>> SqliteStore::find_complete_file_by_name(const std::string& name) {
+  return in_tx(db_, mu_, TxKind::kRead, [&]() -> Result<std::optional<File>> {
+    Stmt s(db_, std::string("SELECT ") + kFileCols +
+                    " FROM files WHERE name = ? AND status IN ('uploaded', 'checked') "
+                    "AND job_source_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 1");
+    s.bind(name);
+    auto files = read_files(s);
+    if (!files) return files.status();
+    if (files->empty()) return std::optional<File>();
+    return std::optional<File>(files->front());
   });
 }
 

@@ -91,6 +91,10 @@ class SqliteStore : public Store {
   Result<Page<File>> list_files(const FileQuery& query) override;
   Result<File> update_file(const File& file) override;
   Status delete_file(Id id) override;
+  Result<std::int64_t> set_upload_offset(Id id, std::int64_t offset) override;
+  Result<std::vector<File>> list_expired_uploads(TimeMs now, int limit) override;
+  Result<std::vector<File>> list_companions(Id primary) override;
+  Result<std::optional<File>> find_complete_file_by_name(const std::string& name) override;
 
   Result<Pipeline> create_pipeline(const Pipeline& pipeline) override;
   Result<Pipeline> get_pipeline(Id id) override;

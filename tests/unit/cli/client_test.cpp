@@ -42,6 +42,7 @@ struct FakeResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::map<std::string, std::string> headers = {};
 };
 
 FakeResponse problem(int status, const std::string& detail) {
@@ -178,6 +179,7 @@ class FakeServer {
         out += "Content-Type: " + resp.content_type + "\r\n";
         out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
       }
+      for (const auto& [name, value] : resp.headers) out += name + ": " + value + "\r\n";
       out += "X-Fake: yes\r\n\r\n";
       if (resp.status != 204) out += resp.body;
       std::size_t sent = 0;
@@ -680,20 +682,46 @@ TEST(Commands, FileDownloadRefusesToOverwriteUnlessForced) {
   EXPECT_FALSE(fs::exists(dir / "sample.txt.part"));
 }
 
-TEST(Commands, FileUploadSendsNameAndSha256) {
+TEST(Commands, FileUploadSpeaksTusWithNameAndChecksums) {
   TempDir dir;
   write_file(dir / "abc.txt", "abc");
-  std::string target;
+  ::setenv("XDG_STATE_HOME", (dir / "state").c_str(), 1);
+  std::vector<FakeRequest> seen;
   FakeServer server([&](const FakeRequest& r) {
-    target = r.target;
-    return FakeResponse{201, R"({"id":5,"name":"abc.txt","size":3,"status":"checked"})"};
+    seen.push_back(r);
+    if (r.method == "POST" && r.target == "/api/v1/uploads") {
+      return FakeResponse{201,
+                          "{}",
+                          "application/json",
+                          {{"Location", "/api/v1/uploads/5"}, {"Tus-Resumable", "1.0.0"}}};
+    }
+    if (r.method == "PATCH" && r.target == "/api/v1/uploads/5") {
+      return FakeResponse{204, "", "", {{"Upload-Offset", "3"}, {"Tus-Resumable", "1.0.0"}}};
+    }
+    if (r.method == "GET" && r.target == "/api/v1/files/5") {
+      return FakeResponse{200, R"({"id":5,"name":"abc.txt","size":3,"status":"checked"})"};
+    }
+    return problem(404, "unexpected " + r.method + " " + r.target);
   });
   auto r = run_cli(server.url(), {"file", "upload", dir / "abc.txt", "--sha256"});
+  ::unsetenv("XDG_STATE_HOME");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(target,
-            "/api/v1/files?name=abc.txt&sha256="
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].headers["tus-resumable"], "1.0.0");
+  EXPECT_EQ(seen[0].headers["upload-length"], "3");
+  // filename "abc.txt" and sha256 of "abc" (hex), base64-encoded.
+  EXPECT_EQ(
+      seen[0].headers["upload-metadata"],
+      "filename YWJjLnR4dA==,sha256 "
+      "YmE3ODE2YmY4ZjAxY2ZlYTQxNDE0MGRlNWRhZTIyMjNiMDAzNjFhMzk2MTc3YTljYjQxMGZmNjFmMjAwMTVhZA==");
+  EXPECT_EQ(seen[1].headers["upload-offset"], "0");
+  EXPECT_EQ(seen[1].headers["content-type"], "application/offset+octet-stream");
+  EXPECT_EQ(seen[1].headers["upload-checksum"],
+            "sha256 ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+  EXPECT_EQ(seen[1].body, "abc");
   EXPECT_EQ(r.out, "ID  NAME     SIZE  STATUS\n 5  abc.txt   3 B  checked\n");
+  // Done: nothing is left to resume.
+  EXPECT_TRUE(fs::is_empty(dir / "state/pirus/uploads"));
 }
 
 TEST(Commands, JobOutputsDownloadsEveryOutput) {

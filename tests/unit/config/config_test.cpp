@@ -38,6 +38,23 @@ TEST(Config, FileThenEnvThenOverridesEachWin) {
   EXPECT_EQ(c->max_upload_bytes, 10LL << 30);
 }
 
+TEST(Config, UploadExpiryIsADuration) {
+  auto def = load_config("", {}, {});
+  ASSERT_TRUE(def.is_ok());
+  EXPECT_EQ(def->upload_expiry_seconds, 24 * 3600);
+  for (const auto& [text, seconds] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"90", 90}, {"30s", 30}, {"90m", 5400}, {"2h", 7200}, {"7d", 7 * 86400}}) {
+    auto c = load_config("", {}, {"limits.upload_expiry=" + text});
+    ASSERT_TRUE(c.is_ok()) << text << ": " << c.status().to_string();
+    EXPECT_EQ(c->upload_expiry_seconds, seconds) << text;
+  }
+  for (const char* bad : {"", "0", "-5m", "1w", "h", "400d", "1.5h", "99999999999999d"}) {
+    auto c = load_config("", {}, {std::string("limits.upload_expiry=") + bad});
+    ASSERT_FALSE(c.is_ok()) << bad;
+    EXPECT_NE(c.status().message().find("limits.upload_expiry"), std::string::npos);
+  }
+}
+
 TEST(Config, UnknownKeyIsRejectedWithItsName) {
   TempDir dir;
   write_file(dir / "pirus.conf", "[server]\nlisten_port = 80\n");

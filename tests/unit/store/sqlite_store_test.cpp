@@ -186,7 +186,8 @@ TEST(SqliteSchema, DeclaresTheForeignKeyDeleteRules) {
   };
   EXPECT_EQ(rules("job_files"),
             (std::vector<std::string>{"file_id->files:NO ACTION", "job_id->jobs:CASCADE"}));
-  EXPECT_EQ(rules("files"), (std::vector<std::string>{"job_source_id->jobs:SET NULL"}));
+  EXPECT_EQ(rules("files"), (std::vector<std::string>{"companion_of->files:SET NULL",
+                                                      "job_source_id->jobs:SET NULL"}));
   EXPECT_EQ(rules("jobs"), (std::vector<std::string>{"pipeline_id->pipelines:SET NULL"}));
   EXPECT_EQ(rules("pipelines"), (std::vector<std::string>{"package_file_id->files:SET NULL"}));
 }

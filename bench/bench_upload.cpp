@@ -1,0 +1,270 @@
+// bench_upload: TUS upload throughput to local disk through a real `pirus server`, against
+// `cp` of the same file.
+//
+// Writes a --size MB file of random bytes, then for --runs rounds measures:
+//   - baseline: `cp` of the file into the server's data directory's filesystem;
+//   - tus, one PATCH: POST /api/v1/uploads, then the whole file in one PATCH (no chunk
+//     checksum), until the server's 204 (which comes after the file is complete and hashed);
+//   - tus, CLI: what `pirus file upload` does (16 MiB chunks, each with Upload-Checksum).
+// Each completed upload is deleted before the next round. Prints the median MB/s of each and
+// the ratios to cp, plus the server's peak RSS (VmHWM) before and after.
+//
+// Not a test: run by hand (bench/README.md). Needs no container engine. The server is stopped
+// and the temporary directory removed at the end; a watchdog ends it after --timeout seconds.
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/api_client.hpp"
+#include "cli/tus_upload.hpp"
+#include "common/sha256.hpp"
+#include "server/listen_banner.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+using pirus::cli::ApiClient;
+
+constexpr const char* kProgram = "bench_upload";
+
+struct Options {
+  std::int64_t size_mb = 1024;
+  int runs = 3;
+  int timeout_s = 900;
+};
+
+std::string g_dir;  // removed at exit
+std::atomic<pid_t> g_server{-1};
+
+void cleanup() {
+  pid_t pid = g_server.exchange(-1);
+  if (pid > 0) {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  if (!g_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(g_dir, ec);
+  }
+}
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << kProgram << ": error: " << message << std::endl;
+  cleanup();
+  std::exit(1);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string fmt(double v, int decimals = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+long peak_rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+int start_server(const std::string& data_dir, const std::string& log_path) {
+  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create " + log_path);
+  std::vector<std::string> args = {
+      PIRUS_BINARY, "server",      "--data-dir", data_dir,
+      "--listen",   "127.0.0.1:0", "--set",      "limits.max_upload_size=1T"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) fail("fork failed");
+  if (pid == 0) {
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(fd);
+  g_server = pid;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    if (auto port = pirus::parse_listening_port(read_text(log_path))) return *port;
+    if (Clock::now() > deadline) fail("the server did not start:\n" + read_text(log_path));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::int64_t id_from_location(const std::string& location) {
+  return std::stoll(location.substr(location.rfind('/') + 1));
+}
+
+void delete_file(ApiClient& client, std::int64_t id) {
+  auto r = client.request("DELETE", "/api/v1/files/" + std::to_string(id));
+  if (!r || r->status != 204) fail("cannot delete file " + std::to_string(id));
+}
+
+// One PATCH with the whole file; returns the seconds from POST to the final 204.
+double tus_single_patch(ApiClient& client, const std::string& path, std::int64_t size) {
+  const auto start = Clock::now();
+  auto created = client.send("POST", "/api/v1/uploads",
+                             {"Tus-Resumable: 1.0.0", "Upload-Length: " + std::to_string(size),
+                              "Upload-Metadata: filename " + pirus::base64_encode("bench.bin")});
+  if (!created || created->status != 201) fail("POST /api/v1/uploads failed");
+  const std::string location = created->headers["location"];
+  ApiClient::RangeBody body{path, 0, size, "application/offset+octet-stream"};
+  auto r = client.send("PATCH", location, {"Tus-Resumable: 1.0.0", "Upload-Offset: 0"}, &body);
+  if (!r || r->status != 204) fail("PATCH failed: " + (r ? r->body : r.status().to_string()));
+  const double s = seconds_since(start);
+  delete_file(client, id_from_location(location));
+  return s;
+}
+
+double tus_cli(ApiClient& client, const std::string& path) {
+  const auto start = Clock::now();
+  pirus::cli::TusUploadOptions options;
+  auto r = pirus::cli::tus_upload(client, path, options);
+  if (!r) fail("the CLI upload failed: " + r.status().to_string());
+  const double s = seconds_since(start);
+  delete_file(client, r->at("id").to_number<std::int64_t>());
+  return s;
+}
+
+double copy_baseline(const std::string& from, const std::string& to) {
+  const auto start = Clock::now();
+  const std::string cmd = "cp '" + from + "' '" + to + "'";
+  if (std::system(cmd.c_str()) != 0) fail("cp failed");
+  const double s = seconds_since(start);
+  fs::remove(to);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) fail(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--size-mb") {
+      opt.size_mb = std::stoll(next());
+    } else if (a == "--runs") {
+      opt.runs = std::stoi(next());
+    } else if (a == "--timeout") {
+      opt.timeout_s = std::stoi(next());
+    } else {
+      std::cerr << "usage: " << kProgram << " [--size-mb N] [--runs N] [--timeout S]\n";
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  std::thread([t = opt.timeout_s] {
+    std::this_thread::sleep_for(std::chrono::seconds(t));
+    std::cerr << kProgram << ": timed out; cleaning up" << std::endl;
+    cleanup();
+    std::_Exit(3);
+  }).detach();
+
+  char templ[] = "/tmp/pirus-bench-upload-XXXXXX";
+  if (::mkdtemp(templ) == nullptr) fail("mkdtemp failed");
+  g_dir = templ;
+  ::setenv("XDG_STATE_HOME", (g_dir + "/state").c_str(), 1);
+  const std::string data = g_dir + "/data";
+  const std::string source = g_dir + "/source.bin";
+  const std::int64_t size = opt.size_mb << 20;
+  {
+    std::ofstream out(source, std::ios::binary);
+    std::mt19937_64 gen(42);
+    std::vector<std::uint64_t> block(1 << 17);  // 1 MiB
+    for (std::int64_t done = 0; done < size; done += 1 << 20) {
+      for (auto& w : block) w = gen();
+      out.write(reinterpret_cast<const char*>(block.data()), 1 << 20);
+    }
+  }
+  const int port = start_server(data, g_dir + "/server.log");
+  ApiClient client("http://127.0.0.1:" + std::to_string(port));
+  const long rss_before = peak_rss_kb(g_server);
+
+  std::vector<double> cp_s, single_s, cli_s, single_cpu, cli_cpu;
+  for (int run = 0; run < opt.runs; ++run) {
+    cp_s.push_back(copy_baseline(source, data + "/files/cp-baseline.bin"));
+    double before = cpu_seconds(g_server);
+    single_s.push_back(tus_single_patch(client, source, size));
+    single_cpu.push_back(cpu_seconds(g_server) - before);
+    before = cpu_seconds(g_server);
+    cli_s.push_back(tus_cli(client, source));
+    cli_cpu.push_back(cpu_seconds(g_server) - before);
+    std::cerr << "run " << run + 1 << ": cp " << fmt(cp_s.back(), 2) << " s, tus "
+              << fmt(single_s.back(), 2) << " s, cli " << fmt(cli_s.back(), 2) << " s\n";
+  }
+  const long rss_after = peak_rss_kb(g_server);
+  const double mb = static_cast<double>(size) / 1e6;
+  const double cp_rate = mb / median(cp_s);
+  const double single_rate = mb / median(single_s);
+  const double cli_rate = mb / median(cli_s);
+  std::cout << "file: " << opt.size_mb << " MiB of random bytes, " << opt.runs << " runs, medians\n"
+            << "cp (baseline):                 " << fmt(cp_rate) << " MB/s\n"
+            << "TUS, one PATCH:                " << fmt(single_rate) << " MB/s  ratio "
+            << fmt(single_rate / cp_rate, 2) << "x (target >= 0.8x)\n"
+            << "TUS, CLI (16 MiB chunks+sha):  " << fmt(cli_rate) << " MB/s  ratio "
+            << fmt(cli_rate / cp_rate, 2) << "x\n"
+            << "server CPU per GiB: one PATCH " << fmt(median(single_cpu) * (1 << 30) / size, 2)
+            << " s, CLI " << fmt(median(cli_cpu) * (1 << 30) / size, 2) << " s (all threads)\n"
+            << "load average at the end: " << read_text("/proc/loadavg")
+            << "server VmHWM: " << fmt(rss_before / 1024.0) << " MB before, "
+            << fmt(rss_after / 1024.0) << " MB after\n";
+  cleanup();
+  return 0;
+}
