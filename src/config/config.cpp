@@ -213,6 +213,9 @@ const std::vector<Key>& keys() {
       int_key("limits", "max_job_pids", &Config::max_job_pids, 8, 1 << 22),
       size_key("limits", "max_upload_size", &Config::max_upload_bytes),
       size_key("limits", "max_package_size", &Config::max_package_bytes),
+      size_key("limits", "job_log_size", &Config::job_log_bytes),
+      double_key("jobs", "monitoring_interval", &Config::monitoring_interval, 0.2, 3600),
+      int_key("jobs", "monitoring_history", &Config::monitoring_history, 8, 100000),
   };
   return k;
 }

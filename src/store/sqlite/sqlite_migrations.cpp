@@ -102,6 +102,14 @@ CREATE INDEX job_files_file ON job_files (file_id);
 CREATE INDEX pipelines_package_file ON pipelines (package_file_id);
 )sql";
 
+// Version 3. Totals kept on the job so they outlive the monitor's in-memory history and a
+// restart; 0 means "never sampled".
+constexpr std::string_view kJobUsage = R"sql(
+ALTER TABLE jobs ADD COLUMN peak_memory_bytes INTEGER NOT NULL DEFAULT 0
+  CHECK (peak_memory_bytes >= 0);
+ALTER TABLE jobs ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0 CHECK (cpu_seconds >= 0);
+)sql";
+
 // job_files_file and pipelines_package_file serve no query: SQLite checks foreign keys
 // on each parent delete by looking up the child column, which without them is a table scan.
 
@@ -118,6 +126,8 @@ Result<int> read_version(sqlite3* db) {
 const std::vector<Migration>& sqlite_migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "files, pipelines, jobs, job_files and meta", kInitialSchema},
+      {2, "placeholder (replaced at merge)", "SELECT 1;"},
+      {3, "job resource usage: peak memory and CPU seconds", kJobUsage},
   };
   return kMigrations;
 }
