@@ -38,7 +38,7 @@ std::string LogCap::provisional_marker() const {
 }
 
 std::string LogCap::final_marker() const {
-  return prefix() + std::to_string(dropped_) + " further bytes dropped]\n";
+  return prefix() + "at least " + std::to_string(dropped_) + " further bytes dropped]\n";
 }
 
 std::string log_cap_size_text(std::int64_t bytes) {

@@ -30,7 +30,9 @@ class LogCap {
   // "[pirus: log truncated at 64 MiB; further output dropped]\n".
   std::string provisional_marker() const;
   // Replaces the provisional marker once the stream has ended (it starts at offset kept()):
-  // "[pirus: log truncated at 64 MiB; 123456 further bytes dropped]\n".
+  // "[pirus: log truncated at 64 MiB; at least 123456 further bytes dropped]\n". "At least":
+  // the count is what reached the server, and an engine that rotates its own record (as
+  // Docker's json-file does under a size limit) may skip output a slow reader had not seen.
   std::string final_marker() const;
 
  private:

@@ -89,7 +89,7 @@ TEST_F(JobLogsTest, OffsetAndLengthGiveAPartialAnswer) {
   EXPECT_EQ(rest.headers["content-range"], "bytes 12-13/14");
   RawReply clipped = get("stdout", "?offset=10&length=1000");
   EXPECT_EQ(clipped.status, 206);
-  EXPECT_EQ(clipped.body, "\nl5");
+  EXPECT_EQ(clipped.body, "4\nl5");
   RawReply zero = get("stdout", "?offset=0");
   EXPECT_EQ(zero.status, 206);
   EXPECT_EQ(zero.body, kOut);

