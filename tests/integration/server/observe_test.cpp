@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "cli/format.hpp"
-
 #include "support/server_process.hpp"
 
 namespace pirus::testing {
@@ -111,9 +110,9 @@ TEST_F(ObserveTest, ACpuBurningJobHasAPlausibleBoundedHistory) {
   // ...and what the CPU% says agrees with the CPU time the container accumulated.
   const json::value& first = points.front();
   const json::value& last = points.back();
-  const double wall = static_cast<double>(*parse_time(str_of(last, "at")) -
-                                          *parse_time(str_of(first, "at"))) /
-                      1000.0;
+  const double wall =
+      static_cast<double>(*parse_time(str_of(last, "at")) - *parse_time(str_of(first, "at"))) /
+      1000.0;
   ASSERT_GT(wall, 1);
   const double rate = (num_at(last, "cpu_seconds") - num_at(first, "cpu_seconds")) / wall * 100;
   EXPECT_NEAR(avg, rate, 20) << json::serialize(m);
