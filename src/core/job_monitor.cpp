@@ -36,12 +36,12 @@ struct JobUsage {
 }  // namespace
 
 struct JobMonitor::State {
-  State(CoreContext& c)
-      : ctx(c),
-        timer(c.loop),
-        interval(std::chrono::milliseconds(
-            std::max<std::int64_t>(1, std::llround(c.config.monitoring_interval * 1000)))),
-        capacity(static_cast<std::size_t>(std::max<std::int64_t>(2, c.config.monitoring_history))) {
+  explicit State(CoreContext& c) : ctx(c), timer(c.loop) { read_config(); }
+  // Read again at start(): the configuration is final by then.
+  void read_config() {
+    interval = std::chrono::milliseconds(
+        std::max<std::int64_t>(1, std::llround(ctx.config.monitoring_interval * 1000)));
+    capacity = static_cast<std::size_t>(std::max<std::int64_t>(2, ctx.config.monitoring_history));
   }
 
   CoreContext& ctx;
@@ -71,6 +71,7 @@ void JobMonitor::start() {
     return;
   }
   st_->started = true;
+  st_->read_config();
   asio::co_spawn(st_->ctx.loop, tick_loop(st_), asio::detached);
 }
 
