@@ -38,14 +38,16 @@ TEST(LogCap, CrossingTheCapKeepsThePrefixThenTheMarker) {
   EXPECT_TRUE(cap.capped());
   EXPECT_EQ(cap.kept(), 10);
   EXPECT_EQ(cap.dropped(), 8 + 6);
-  EXPECT_EQ(cap.final_marker(), "\n[pirus: log truncated at 10 bytes; at least 14 further bytes dropped]\n");
+  EXPECT_EQ(cap.final_marker(),
+            "\n[pirus: log truncated at 10 bytes; at least 14 further bytes dropped]\n");
 }
 
 TEST(LogCap, AMarkerAfterACompleteLineNeedsNoExtraNewline) {
   LogCap cap(4);
   EXPECT_EQ(feed(cap, {"abc\n", "def\n"}),
             "abc\n[pirus: log truncated at 4 bytes; further output dropped]\n");
-  EXPECT_EQ(cap.final_marker(), "[pirus: log truncated at 4 bytes; at least 4 further bytes dropped]\n");
+  EXPECT_EQ(cap.final_marker(),
+            "[pirus: log truncated at 4 bytes; at least 4 further bytes dropped]\n");
 }
 
 TEST(LogCap, EverythingAfterTheCapIsCountedNotKept) {
