@@ -180,13 +180,13 @@ TEST_F(ObserveTest, PeakMemoryAndCpuTimeAreKeptOnTheFinishedJobAcrossARestart) {
   EXPECT_TRUE(m2.at("current").is_null());
   EXPECT_EQ(int_at(m2.at("history"), "samples"), 0);
 
-  // `pirus job show` prints them, `pirus job monitor` summarises.
+  // `pirus job show` prints them; `pirus job monitor` summarises (--watch ends with the job).
   std::string out;
   const std::string cli = std::string(PIRUS_BINARY) + " --server " + server().url() + " job ";
   ASSERT_EQ(run_command(cli + "show " + std::to_string(id), &out), 0) << out;
   EXPECT_NE(out.find("peak memory"), std::string::npos) << out;
   EXPECT_NE(out.find("cpu time"), std::string::npos) << out;
-  ASSERT_EQ(run_command(cli + "monitor " + std::to_string(id), &out), 0) << out;
+  ASSERT_EQ(run_command(cli + "monitor --watch " + std::to_string(id), &out), 0) << out;
   EXPECT_NE(out.find("peak memory"), std::string::npos) << out;
   EXPECT_NE(out.find("cpu time"), std::string::npos) << out;
 }
