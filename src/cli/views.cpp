@@ -349,8 +349,7 @@ std::string monitor_details(const json::value& m) {
       {"peak memory",
        with_limit(human_size(int_field(m, "peak_memory_bytes").value_or(-1)), mem_limit_text)},
       {"average cpu", pct(num_field(m, "cpu_percent_avg"))},
-      {"cpu time",
-       cpu_seconds ? human_duration(static_cast<std::int64_t>(std::llround(*cpu_seconds))) : ""},
+      {"cpu time", cpu_seconds ? number_text(std::round(*cpu_seconds * 10) / 10) + " s" : ""},
   };
   std::string out = render_fields(fields);
   const json::value* history = field(m, "history");
@@ -366,8 +365,8 @@ std::string monitor_details(const json::value& m) {
   }
   const double interval = num_field(m, "interval_seconds").value_or(0);
   const auto per_point = int_field(*history, "samples_per_point").value_or(1);
-  out += "\nhistory: " + str_field(*history, "samples") + " samples, one point per " +
-         number_text(interval * static_cast<double>(per_point)) + " s\n";
+  out += "\nhistory: " + str_field(*history, "samples") + " samples (interval " +
+         number_text(interval) + " s), " + std::to_string(per_point) + " per point\n";
   const double cpu_scale = cpus ? *cpus * 100 : 0;
   const double mem_scale = mem_limit && *mem_limit > 0 ? static_cast<double>(*mem_limit) : 0;
   out += render_fields({{"cpu", sparkline(cpu, cpu_scale) + "  (scale " +
