@@ -50,6 +50,14 @@ std::optional<std::int64_t> parse_time(const std::string& iso) {
   return cli::parse_iso_time_ms(iso);
 }
 
+// Far below the gigabyte that went through: the server streams, it does not buffer. An ASan
+// build keeps up to 256 MiB of freed memory in quarantine by design, on top.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::int64_t kMaxServerHwmKb = (96 + 256) * 1024;
+#else
+constexpr std::int64_t kMaxServerHwmKb = 96 * 1024;
+#endif
+
 // The server's peak resident set (kB), from /proc.
 std::int64_t vm_hwm_kb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -235,7 +243,7 @@ TEST_F(ObserveTest, AGigabyteOfStdoutIsCappedWithAMarkerAndTheServerStaysSmall) 
   const std::int64_t hwm = vm_hwm_kb(server().pid());
   ASSERT_GT(hwm, 0);
   std::cerr << "note: server VmHWM " << hwm << " kB after a 1 GiB job\n";
-  EXPECT_LT(hwm, 96 * 1024) << "VmHWM " << hwm << " kB";
+  EXPECT_LT(hwm, kMaxServerHwmKb) << "VmHWM " << hwm << " kB";
 }
 
 }  // namespace
