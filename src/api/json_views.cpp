@@ -103,6 +103,8 @@ json::object job_json(const Job& j) {
   o["started_at"] = time_json(j.started_at);
   o["ended_at"] = time_json(j.ended_at);
   o["updated_at"] = time_json(j.updated_at);
+  o["peak_memory_bytes"] = j.peak_memory_bytes;
+  o["cpu_seconds"] = j.cpu_seconds;
   return o;
 }
 

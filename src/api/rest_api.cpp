@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "api/json_views.hpp"
+#include "api/observe_routes.hpp"
 #include "api/tus_routes.hpp"
 #include "common/fs_util.hpp"
 #include "common/json_util.hpp"
@@ -477,18 +478,9 @@ void add_job_routes(http::Server& server, Services s) {
                   co_return Response::problem(404, "Not Found",
                                               "log stream must be stdout or stderr");
                 }
-                std::string path = j->path + "/logs/" + stream + ".log";
-                std::error_code ec;
-                if (j->path.empty() || !std::filesystem::exists(path, ec)) {
-                  co_return Response::text(200, "", "text/plain; charset=utf-8");
-                }
-                if (req.query_param("tail")) {
-                  auto n = query_int(req, "tail", 100, 0, 100000);
-                  if (!n) co_return Response::from_status(n.status());
-                  co_return Response::text(200, tail_file(path, static_cast<int>(*n), 16 << 20),
-                                           "text/plain; charset=utf-8");
-                }
-                co_return Response::file(path, "text/plain; charset=utf-8");
+                // No workspace yet: an empty path reads as a log with no output.
+                std::string path = j->path.empty() ? "" : j->path + "/logs/" + stream + ".log";
+                co_return co_await job_log_response(s.ctx.workers, req, std::move(path));
               }});
   server.add({"GET", "/api/v1/jobs/{id}/monitoring", http::BodyKind::kNone,
               [s](Request& req) -> asio::awaitable<Response> {
@@ -496,13 +488,7 @@ void add_job_routes(http::Server& server, Services s) {
                 if (!id) co_return Response::from_status(id.status());
                 auto j = s.ctx.store.get_job(*id);
                 if (!j) co_return Response::from_status(j.status());
-                json::object o{{"job_id", j->id}, {"status", std::string(to_string(j->status))}};
-                o["stats"] = nullptr;
-                if (j->status == JobStatus::kRunning || j->status == JobStatus::kPause) {
-                  auto st = co_await s.jobs.stats(*id);
-                  if (st) o["stats"] = stats_json(*st);
-                }
-                co_return ok_json(o);
+                co_return job_monitoring_response(*j, s.jobs.monitor());
               }});
 }
 

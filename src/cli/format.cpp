@@ -244,4 +244,19 @@ std::string last_lines(std::string_view text, std::size_t n) {
   return out;
 }
 
+std::string sparkline(const std::vector<double>& values, double max, std::size_t width) {
+  static const char* const kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  const std::size_t first = values.size() > width ? values.size() - width : 0;
+  if (max <= 0) {
+    for (std::size_t i = first; i < values.size(); ++i) max = std::max(max, values[i]);
+  }
+  std::string out;
+  for (std::size_t i = first; i < values.size(); ++i) {
+    double f = max > 0 ? values[i] / max : 0;
+    f = std::clamp(f, 0.0, 1.0);
+    out += kBlocks[static_cast<int>(std::lround(f * 7))];
+  }
+  return out;
+}
+
 }  // namespace pirus::cli

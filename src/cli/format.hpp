@@ -52,6 +52,11 @@ std::string render_job_progress(double fraction, std::string_view label, std::st
 // less (unknown) shows an empty bar and only the bytes sent.
 std::string render_transfer_progress(std::int64_t done, std::int64_t total, std::string_view label);
 
+// A one-line chart of `values` with the eight block characters "▁▂▃▄▅▆▇█", scaled to
+// 0..`max` (values outside are clamped; max <= 0 scales to the largest value). At most
+// `width` cells: when there are more values, the last `width` are shown.
+std::string sparkline(const std::vector<double>& values, double max, std::size_t width = 60);
+
 // Number of code points in UTF-8 text (continuation bytes are not counted).
 std::size_t display_width(std::string_view text);
 

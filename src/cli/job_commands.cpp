@@ -55,6 +55,7 @@ struct Args {
   double timeout = 0;
   std::string dir = ".";
   bool force = false;
+  bool watch = false;
 };
 
 Result<json::array> all_pipelines(Session& s) {
@@ -297,6 +298,29 @@ int logs(Session& s, const Args& a) {
   return kExitOk;
 }
 
+// With --watch the summary is redrawn (the screen cleared on a terminal) every monitoring
+// interval until the job ends; the last one stays.
+int monitor(Session& s, const Args& a) {
+  const std::string path = job_path(a.id) + "/monitoring";
+  for (;;) {
+    auto r = s.get(path);
+    if (!r) return s.fail(r.status());
+    const bool ended = is_final(str_field(*r, "status"));
+    if (s.json()) {
+      s.print_json(*r);
+    } else {
+      if (a.watch && s.console().err_is_tty) s.out() << "\x1b[H\x1b[2J";
+      s.out() << monitor_details(*r);
+      if (a.watch && !s.console().err_is_tty) s.out() << '\n';
+      s.out() << std::flush;
+    }
+    if (!a.watch || ended) return kExitOk;
+    const double interval = num_field(*r, "interval_seconds").value_or(5);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(interval);
+    while (std::chrono::steady_clock::now() < until) s.sleep();
+  }
+}
+
 int action(Session& s, std::int64_t id, const std::string& verb) {
   auto r = s.client().call("POST", job_path(id) + "/" + verb);
   if (!r) return s.fail(r.status());
@@ -426,6 +450,11 @@ void add_job_commands(CLI::App& app, const std::shared_ptr<CommandEnv>& env) {
   logs_cmd->add_flag("--stderr", args->stderr_stream, "The stderr log instead of stdout");
   logs_cmd->add_option("--tail", args->tail, "Only the last N lines")->check(positive_arg());
   on_run(logs_cmd, env, [args](Session& s) { return logs(s, *args); });
+
+  auto* monitor_cmd = with_id(
+      cmd->add_subcommand("monitor", "Show a job's CPU, memory, I/O and their history"), *args);
+  monitor_cmd->add_flag("-w,--watch", args->watch, "Refresh until the job ends");
+  on_run(monitor_cmd, env, [args](Session& s) { return monitor(s, *args); });
 
   for (const char* verb : {"pause", "resume", "cancel"}) {
     auto* c = with_id(cmd->add_subcommand(verb, std::string(verb) + " a job"), *args);

@@ -305,6 +305,13 @@ std::string job_details(const json::value& job, const std::string& pipeline,
       {"duration", run ? human_duration(*run) : ""},
       {"exit code", str_field(job, "exit_code")},
   };
+  // Measured by the server's monitor; absent from servers that predate it.
+  if (auto peak = int_field(job, "peak_memory_bytes"); peak && *peak > 0) {
+    fields.emplace_back("peak memory", human_size(*peak));
+  }
+  if (auto cpu = num_field(job, "cpu_seconds"); cpu && *cpu > 0) {
+    fields.emplace_back("cpu time", number_text(std::round(*cpu * 10) / 10) + " s");
+  }
   if (std::string reason = str_field(job, "error_reason"); !reason.empty()) {
     fields.emplace_back("error", reason);
   }
@@ -317,6 +324,78 @@ std::string job_details(const json::value& job, const std::string& pipeline,
       out += "\n" + std::string(kind) + ":\n" + file_ids_table(ids->get_array(), files);
     }
   }
+  return out;
+}
+
+std::string monitor_details(const json::value& m) {
+  const json::value* limits = field(m, "limits");
+  const json::value* current = field(m, "current");
+  const bool have_current = current != nullptr && current->is_object();
+  auto limit_num = [&](std::string_view key) {
+    return limits != nullptr ? num_field(*limits, key) : std::nullopt;
+  };
+  auto limit_int = [&](std::string_view key) {
+    return limits != nullptr ? int_field(*limits, key) : std::nullopt;
+  };
+  auto with_limit = [](const std::string& value, const std::string& limit) {
+    return limit.empty() ? value : value + " / " + limit;
+  };
+  auto pct = [](std::optional<double> v) {
+    return v ? number_text(std::round(*v * 10) / 10) + "%" : "";
+  };
+
+  const auto cpus = limit_num("cpus");
+  const auto mem_limit = limit_int("memory_bytes");
+  const std::string cpu_limit = cpus ? number_text(*cpus * 100) + "%" : "";
+  const std::string mem_limit_text = mem_limit && *mem_limit > 0 ? human_size(*mem_limit) : "";
+  std::string cpu_now, mem_now, io_now, net_now, pids_now, sampled;
+  if (have_current) {
+    cpu_now = with_limit(pct(num_field(*current, "cpu_percent")), cpu_limit);
+    mem_now =
+        with_limit(human_size(int_field(*current, "memory_bytes").value_or(-1)), mem_limit_text);
+    io_now = "read " + human_size(int_field(*current, "block_read_bytes").value_or(-1)) +
+             ", written " + human_size(int_field(*current, "block_write_bytes").value_or(-1));
+    net_now = "received " + human_size(int_field(*current, "net_rx_bytes").value_or(-1)) +
+              ", sent " + human_size(int_field(*current, "net_tx_bytes").value_or(-1));
+    pids_now = with_limit(str_field(*current, "pids"), str_field(limits ? *limits : m, "pids"));
+    sampled = time_field(*current, "at");
+  }
+  const auto cpu_seconds = num_field(m, "cpu_seconds");
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"job", str_field(m, "job_id") + " (" + str_field(m, "status") + ")"},
+      {"sampled", sampled},
+      {"cpu", cpu_now},
+      {"memory", mem_now},
+      {"block i/o", io_now},
+      {"network", net_now},
+      {"pids", pids_now},
+      {"peak memory",
+       with_limit(human_size(int_field(m, "peak_memory_bytes").value_or(-1)), mem_limit_text)},
+      {"average cpu", pct(num_field(m, "cpu_percent_avg"))},
+      {"cpu time", cpu_seconds ? number_text(std::round(*cpu_seconds * 10) / 10) + " s" : ""},
+  };
+  std::string out = render_fields(fields);
+  const json::value* history = field(m, "history");
+  const json::value* points = history ? field(*history, "points") : nullptr;
+  if (points == nullptr || !points->is_array() || points->get_array().empty()) {
+    return out + "\nhistory: no samples yet\n";
+  }
+  std::vector<double> cpu;
+  std::vector<double> mem;
+  for (const auto& p : points->get_array()) {
+    cpu.push_back(num_field(p, "cpu_percent").value_or(0));
+    mem.push_back(static_cast<double>(int_field(p, "memory_bytes").value_or(0)));
+  }
+  const double interval = num_field(m, "interval_seconds").value_or(0);
+  const auto per_point = int_field(*history, "samples_per_point").value_or(1);
+  out += "\nhistory: " + str_field(*history, "samples") + " samples (interval " +
+         number_text(interval) + " s), " + std::to_string(per_point) + " per point\n";
+  const double cpu_scale = cpus ? *cpus * 100 : 0;
+  const double mem_scale = mem_limit && *mem_limit > 0 ? static_cast<double>(*mem_limit) : 0;
+  out += render_fields({{"cpu", sparkline(cpu, cpu_scale) + "  (scale " +
+                                    (cpu_scale > 0 ? number_text(cpu_scale) + "%" : "max") + ")"},
+                        {"memory", sparkline(mem, mem_scale) + "  (scale " +
+                                       (mem_scale > 0 ? human_size(*mem_limit) : "max") + ")"}});
   return out;
 }
 

@@ -54,6 +54,9 @@ std::string job_table(const boost::json::array& jobs,
 std::string job_details(const boost::json::value& job, const std::string& pipeline,
                         const std::map<std::int64_t, boost::json::value>& files,
                         std::int64_t now_ms);
+// `job monitor`: the latest sample against the limits, the peak memory, the average CPU,
+// the CPU time, and sparklines of the CPU% and memory history (GET /jobs/{id}/monitoring).
+std::string monitor_details(const boost::json::value& monitoring);
 // ID NAME SIZE rows for `ids`, in that order.
 std::string file_ids_table(const boost::json::array& ids,
                            const std::map<std::int64_t, boost::json::value>& files);

@@ -224,6 +224,9 @@ const std::vector<Key>& keys() {
          return Status::ok();
        },
        [](const Config& c) { return std::to_string(c.upload_expiry_seconds) + "s"; }},
+      size_key("limits", "job_log_size", &Config::job_log_bytes),
+      double_key("jobs", "monitoring_interval", &Config::monitoring_interval, 0.2, 3600),
+      int_key("jobs", "monitoring_history", &Config::monitoring_history, 8, 100000),
   };
   return k;
 }

@@ -31,6 +31,8 @@ struct Config {
   // [jobs]
   std::string job_user = "auto";  // "auto" or "uid:gid" (see docs/configuration.md)
   std::string job_network = "none";
+  double monitoring_interval = 5;         // seconds between two samples of a running job
+  std::int64_t monitoring_history = 360;  // samples kept per job (older ones are merged)
 
   // [limits]
   int max_running_jobs = 4;              // jobs in initializing or running at once
@@ -45,6 +47,7 @@ struct Config {
   std::int64_t max_upload_bytes = 50LL << 30;
   std::int64_t max_package_bytes = 1LL << 30;
   std::int64_t upload_expiry_seconds = 24 * 3600;  // unfinished resumable uploads expire
+  std::int64_t job_log_bytes = 64LL << 20;  // per job and stream; 0 = no cap
 
   // Derived paths.
   std::string files_dir() const { return data_dir + "/files"; }

@@ -89,7 +89,8 @@ JobService::JobService(CoreContext& ctx, PipelineService& pipelines)
     : ctx_(ctx),
       pipelines_(pipelines),
       wake_(ctx.loop),
-      progress_(ctx.loop, [this](Id id, const ProgressUpdate& u) { apply_progress(id, u); }) {}
+      progress_(ctx.loop, [this](Id id, const ProgressUpdate& u) { apply_progress(id, u); }),
+      monitor_(ctx) {}
 
 void JobService::apply_progress(Id job_id, const ProgressUpdate& update) {
   auto job = ctx_.store.get_job(job_id);
@@ -266,6 +267,7 @@ void JobService::stop() {
   stopping_ = true;
   wake_.cancel();
   progress_.shutdown();
+  monitor_.stop();
 }
 
 // ---------------------------------------------------------------- running a job
@@ -600,6 +602,7 @@ asio::awaitable<Status> JobService::remove(Id id) {
   }
   auto removed = ctx_.store.delete_job(id);
   if (!removed) co_return removed.status();
+  monitor_.forget(id);
   std::string root = workspace_paths(ctx_.config.jobs_dir(), id).root;
   auto erase = [root]() { return remove_tree(root); };
   (void)co_await offload(ctx_.workers, std::move(erase));
@@ -713,6 +716,7 @@ asio::awaitable<void> JobService::recover() {
     schedule_loop_started_ = true;
     asio::co_spawn(ctx_.loop, schedule_loop(), asio::detached);
   }
+  if (!stopping_) monitor_.start();
 }
 
 }  // namespace pirus

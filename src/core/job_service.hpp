@@ -17,6 +17,7 @@
 
 #include "common/status.hpp"
 #include "core/core_context.hpp"
+#include "core/job_monitor.hpp"
 #include "core/pipeline_service.hpp"
 #include "core/progress_watcher.hpp"
 #include "managers/container_manager.hpp"
@@ -56,6 +57,9 @@ class JobService : public JobObserver {
   // Number of coroutines still working on jobs (for a graceful shutdown).
   int busy() const { return busy_; }
 
+  // Resource usage of running jobs (started with the scheduler by recover()).
+  const JobMonitor& monitor() const { return monitor_; }
+
   // JobObserver
   void on_job_exited(Id job_id, const ExitInfo& exit) override;
 
@@ -82,6 +86,7 @@ class JobService : public JobObserver {
   // Exits reported while the launch coroutine had not yet recorded `running`.
   std::map<Id, ExitInfo> early_exits_;
   ProgressWatcher progress_;
+  JobMonitor monitor_;
 };
 
 }  // namespace pirus

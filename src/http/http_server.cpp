@@ -597,7 +597,11 @@ asio::awaitable<bool> Session::write_file(Response& res, const Request* req, uns
   std::uint64_t count = size;
   std::string content_range;
   std::optional<std::string> range_header = req ? req->header("range") : std::nullopt;
-  if (status == 200 && range_header) {
+  if (res.file_length >= 0) {
+    first = std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, res.file_offset)), size);
+    count = std::min<std::uint64_t>(static_cast<std::uint64_t>(res.file_length), size - first);
+  } else if (status == 200 && range_header) {
     ByteRange range;
     switch (parse_range(*range_header, size, range)) {
       case RangeKind::kFull:

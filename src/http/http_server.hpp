@@ -72,6 +72,11 @@ struct Response {
   std::string body;           // sent as is unless file_path is set
   std::string file_path;      // when set, the file is streamed (honouring a single Range)
   std::string download_name;  // with file_path: Content-Disposition attachment filename
+  // With file_path: serve only the bytes [file_offset, file_offset + file_length) (clipped to
+  // the file) with `status` and the headers given, instead of applying the request's Range.
+  // -1: the whole file, Range honoured.
+  std::int64_t file_offset = 0;
+  std::int64_t file_length = -1;
 
   static Response json(int status, const boost::json::value& v);
   // RFC 9457 problem: {"type","title","status","detail"} as application/problem+json.

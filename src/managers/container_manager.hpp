@@ -79,6 +79,7 @@ struct JobLaunch {
 
 struct JobStats {
   double cpu_percent = 0;  // delta container CPU / delta system CPU x online CPUs x 100
+  double cpu_seconds = 0;  // CPU time the container has used since it started (cumulative)
   std::int64_t memory_bytes = 0;
   std::int64_t memory_limit_bytes = 0;
   std::int64_t block_read_bytes = 0;

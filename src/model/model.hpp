@@ -105,6 +105,11 @@ struct Job {
   std::string error_reason;  // human-readable; required when status is error
   std::vector<Id> inputs;    // file ids, in the order given
   std::vector<Id> outputs;   // file ids registered at finalization
+  // Resource usage seen by the monitor: the highest memory sample and the container's
+  // cumulative CPU time at the latest sample. Updated while the job runs, final once it ends
+  // (as of the last sample, taken at most one monitoring interval before the exit).
+  std::int64_t peak_memory_bytes = 0;
+  double cpu_seconds = 0;
   TimeMs created_at = 0;
   TimeMs started_at = 0;
   TimeMs ended_at = 0;

@@ -96,6 +96,7 @@ int run_server(const Config& config) {
   DockerConfig dcfg;
   dcfg.socket_path = config.docker_socket;
   dcfg.instance_id = *instance;
+  dcfg.log_limit_bytes = config.job_log_bytes;
   DockerManager manager(io.get_executor(), dcfg);
   CoreContext ctx{config,  **store, manager,   io.get_executor(),
                   workers, events,  *instance, resolve_job_user(config.job_user)};

@@ -132,6 +132,12 @@ class Store {
   // outputs are registered exactly once.
   virtual Result<Job> finalize_job(Id id, const std::vector<File>& outputs,
                                    const JobUpdate& update = {}) = 0;
+  // Records what the monitor measured: raises peak_memory_bytes to `memory_bytes` and
+  // cpu_seconds to `cpu_seconds` where they are larger, never lowering either (a late or
+  // reordered sample cannot undo a higher one). Any status; updated_at is left alone, since
+  // this is a measurement and not a change of the job. kNotFound for an unknown job,
+  // kInvalid for negative values.
+  virtual Status record_job_usage(Id id, std::int64_t memory_bytes, double cpu_seconds) = 0;
   // Removes the job, its links and its output files' rows. kConflict unless terminal.
   // Returns the removed output files so the caller can delete their bytes.
   virtual Result<std::vector<File>> delete_job(Id id) = 0;

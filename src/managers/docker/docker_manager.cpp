@@ -27,6 +27,7 @@
 #include "managers/docker/docker_client.hpp"
 #include "managers/docker/log_demuxer.hpp"
 #include "managers/docker/stats_math.hpp"
+#include "managers/log_cap.hpp"
 
 namespace pirus {
 namespace docker {
@@ -62,6 +63,9 @@ struct Watched {
   // Bytes of each stream in the files since log_base: what a catch-up read skips.
   std::int64_t written_out = 0;
   std::int64_t written_err = 0;
+  // What the files keep of each stream since log_base (limits.job_log_size).
+  LogCap cap_out;
+  LogCap cap_err;
   bool finished = false;   // being reported, or forgotten: nothing more to watch
   bool forgotten = false;  // by kill_and_remove or shutdown: never reported
   std::shared_ptr<EngineStream> log_stream;
@@ -251,13 +255,15 @@ class LogFiles {
 
   // Opens both files for appending, first cutting them back to `base` when given (and
   // zeroing the counts of what they hold); otherwise records their current sizes into `base`.
-  Status open_session(Watched& w) {
+  Status open_session(Watched& w, std::int64_t log_limit) {
     auto& base = w.log_base;
     PIRUS_RETURN_IF_ERROR(open_one(w.stdout_path, out_, base ? &base->first : nullptr));
     PIRUS_RETURN_IF_ERROR(open_one(w.stderr_path, err_, base ? &base->second : nullptr));
     if (!base) base.emplace(size_of(out_), size_of(err_));
     w.written_out = 0;
     w.written_err = 0;
+    w.cap_out = LogCap(log_limit);
+    w.cap_err = LogCap(log_limit);
     return Status::ok();
   }
 
@@ -267,11 +273,20 @@ class LogFiles {
     return open_one(w.stderr_path, err_, nullptr);
   }
 
-  // Unbuffered: each piece is in the file (and visible to readers) when this returns.
+  // Unbuffered: each piece is in the file (and visible to readers) when this returns. Past
+  // the cap, data is only counted.
   void write(Watched& w, LogStream s, std::string_view data) {
     const bool out = s == LogStream::kStdout;
     (out ? w.written_out : w.written_err) += static_cast<std::int64_t>(data.size());
+    LogCap& cap = out ? w.cap_out : w.cap_err;
+    const LogCap::Admitted admitted = cap.admit(data);
     const int fd = out ? out_ : err_;
+    write_all(fd, admitted.keep);
+    if (admitted.reached_now) write_all(fd, cap.provisional_marker());
+  }
+
+ private:
+  void write_all(int fd, std::string_view data) {
     while (fd >= 0 && !data.empty()) {
       const ssize_t n = ::write(fd, data.data(), data.size());
       if (n < 0 && errno == EINTR) continue;
@@ -284,7 +299,6 @@ class LogFiles {
     }
   }
 
- private:
   static off_t size_of(int fd) {
     struct stat sb {};
     return fd >= 0 && ::fstat(fd, &sb) == 0 ? sb.st_size : 0;
@@ -310,9 +324,15 @@ class LogFiles {
 // without a newline, flushed only as the container's logger closes; by the time the die is
 // seen the logger is closed and the record complete.
 asio::awaitable<Status> catch_up_logs(StatePtr st, WatchedPtr w) {
+  // A capped stream keeps nothing more, so re-reading it (possibly gigabytes) is pointless.
+  const bool want_out = !w->cap_out.capped();
+  const bool want_err = !w->cap_err.capped();
+  if (!want_out && !want_err) co_return Status::ok();
   LogFiles files;
   if (Status s = files.open_append(*w); !s.is_ok()) co_return s;
-  auto opened = co_await open_get_stream(st, "/containers/" + w->cid + "/logs?stdout=1&stderr=1");
+  const std::string target = "/containers/" + w->cid + "/logs?stdout=" + (want_out ? "1" : "0") +
+                             "&stderr=" + (want_err ? "1" : "0");
+  auto opened = co_await open_get_stream(st, target);
   if (!opened.is_ok()) co_return opened.status();
   auto stream = *opened;
   std::int64_t skip_out = w->written_out;
@@ -342,6 +362,22 @@ asio::awaitable<Status> catch_up_logs(StatePtr st, WatchedPtr w) {
   co_return Status::ok();
 }
 
+// Replaces the provisional marker of a capped log by the final one, which says how much
+// was dropped (known only now that the stream has ended).
+void finish_capped_log(const std::string& path, off_t base, const LogCap& cap, Id job_id) {
+  if (path.empty() || !cap.capped()) return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const off_t at = base + static_cast<off_t>(cap.kept());
+  const std::string marker = cap.final_marker();
+  if (::ftruncate(fd, at) != 0 ||
+      ::pwrite(fd, marker.data(), marker.size(), at) != static_cast<ssize_t>(marker.size())) {
+    spdlog::warn("docker: job {}: cannot finish the truncated log {}: {}", job_id, path,
+                 strerror(errno));
+  }
+  ::close(fd);
+}
+
 // ---- Completion: a job is reported once both its die and its log EOF were seen. ----
 
 asio::awaitable<void> report(StatePtr st, WatchedPtr w) {
@@ -351,6 +387,10 @@ asio::awaitable<void> report(StatePtr st, WatchedPtr w) {
                  caught_up.message());
   }
   if (st->stopped || w->forgotten) co_return;
+  if (w->log_base) {
+    finish_capped_log(w->stdout_path, w->log_base->first, w->cap_out, w->job_id);
+    finish_capped_log(w->stderr_path, w->log_base->second, w->cap_err, w->job_id);
+  }
   if (auto it = st->watched.find(w->cid); it != st->watched.end() && it->second == w) {
     st->watched.erase(it);
   }
@@ -455,7 +495,7 @@ asio::awaitable<void> log_loop(StatePtr st, WatchedPtr w) {
   for (;;) {
     if (st->stopped || w->finished) co_return;
     LogFiles files;
-    if (Status s = files.open_session(*w); !s.is_ok()) {
+    if (Status s = files.open_session(*w, st->cfg.log_limit_bytes); !s.is_ok()) {
       // Nothing can be recorded, but the job's completion must still be reported.
       spdlog::error("docker: job {}: {}", w->job_id, s.message());
       break;
@@ -895,7 +935,16 @@ asio::awaitable<Result<std::string>> DockerManager::launch(JobLaunch l) {
   }
   hc["Init"] = true;         // a real PID 1 reaps zombies and forwards signals
   hc["AutoRemove"] = false;  // the exit code and logs must outlive the process
-  hc["LogConfig"] = json::object{{"Type", "json-file"}, {"Config", json::object{}}};
+  json::object log_options;
+  if (st->cfg.log_limit_bytes > 0) {
+    // The engine's own record is what a reconnect or a restart re-reads, so it must hold at
+    // least what the files keep (more with JSON framing of short lines); beyond that it only
+    // costs disk, so it rotates over two files.
+    const std::int64_t engine_max = std::max<std::int64_t>(4 * st->cfg.log_limit_bytes, 32 << 20);
+    log_options["max-size"] = std::to_string(engine_max);
+    log_options["max-file"] = "2";
+  }
+  hc["LogConfig"] = json::object{{"Type", "json-file"}, {"Config", std::move(log_options)}};
 
   json::object body;
   body["Image"] = l.image;

@@ -20,6 +20,10 @@ struct DockerConfig {
   // pirus-<first 8 characters of the id>-job-<job id>.
   std::string instance_id;
   std::string api_version = "v1.41";
+  // Per job and stream: the log files keep this many bytes, then a marker line, and drop the
+  // rest (managers/log_cap.hpp). The engine's own json-file record of a job is bounded too,
+  // to a few times this. 0: no cap.
+  std::int64_t log_limit_bytes = 0;
 };
 
 namespace docker {

@@ -75,6 +75,9 @@ JobStats stats_from_json(const json::value& sample) {
     s.cpu_percent = cpu_delta / system_delta * online_cpus(cpu) * 100.0;
   }
 
+  // Nanoseconds on both cgroup versions as the engine reports them.
+  s.cpu_seconds = num(path(cpu, "cpu_usage", "total_usage")) / 1e9;
+
   const json::value* mem = find(root, "memory_stats");
   std::int64_t usage = inum(find(mem, "usage"));
   // Page cache that the kernel can drop is not the job's doing: v1 names it

@@ -119,6 +119,14 @@ CREATE INDEX files_uploading_expiry ON files (expires_at) WHERE status = 'upload
 CREATE INDEX files_name ON files (name);
 )sql";
 
+// Version 3. Totals kept on the job so they outlive the monitor's in-memory history and a
+// restart; 0 means "never sampled".
+constexpr std::string_view kJobUsage = R"sql(
+ALTER TABLE jobs ADD COLUMN peak_memory_bytes INTEGER NOT NULL DEFAULT 0
+  CHECK (peak_memory_bytes >= 0);
+ALTER TABLE jobs ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0 CHECK (cpu_seconds >= 0);
+)sql";
+
 // job_files_file and pipelines_package_file serve no query: SQLite checks foreign keys
 // on each parent delete by looking up the child column, which without them is a table scan.
 
@@ -136,6 +144,7 @@ const std::vector<Migration>& sqlite_migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "files, pipelines, jobs, job_files and meta", kInitialSchema},
       {2, "resumable uploads and companion files", kUploadsSchema},
+      {3, "job resource usage: peak memory and CPU seconds", kJobUsage},
   };
   return kMigrations;
 }

@@ -456,7 +456,7 @@ Status check_pipeline_refs(sqlite3* db, const Pipeline& p, Id self) {
 constexpr char kJobCols[] =
     "id, pipeline_id, name, status, priority, parameters_json, cpus, memory_mb, pids, "
     "progress, progress_label, path, container_id, exit_code, error_reason, created_at, "
-    "started_at, ended_at, updated_at";
+    "started_at, ended_at, updated_at, peak_memory_bytes, cpu_seconds";
 
 Result<Job> read_job_row(const Stmt& s) {
   Job j;
@@ -481,6 +481,8 @@ Result<Job> read_job_row(const Stmt& s) {
   j.started_at = s.int64(16);
   j.ended_at = s.int64(17);
   j.updated_at = s.int64(18);
+  j.peak_memory_bytes = s.int64(19);
+  j.cpu_seconds = s.real(20);
   return j;
 }
 
@@ -1099,6 +1101,22 @@ Result<Job> SqliteStore::patch_job(Id id, JobStatus expected, const JobUpdate& u
     if (!changed) return changed.status();
     if (!*changed) return job_moved(id, current->status, expected);
     return load_job(db_, id);
+  });
+}
+
+Status SqliteStore::record_job_usage(Id id, std::int64_t memory_bytes, double cpu_seconds) {
+  if (memory_bytes < 0 || !(cpu_seconds >= 0)) {
+    return Status::invalid("resource usage must not be negative");
+  }
+  return in_tx(db_, mu_, TxKind::kWrite, [&]() -> Status {
+    Stmt s(db_,
+           "UPDATE jobs SET peak_memory_bytes = MAX(peak_memory_bytes, ?), "
+           "cpu_seconds = MAX(cpu_seconds, ?) WHERE id = ?");
+    s.bind(memory_bytes).bind(cpu_seconds).bind(id);
+    auto changed = s.run();
+    if (!changed) return changed.status().with_context("recording the usage of job " + str(id));
+    if (*changed == 0) return Status::not_found("job " + str(id) + " does not exist");
+    return Status::ok();
   });
 }
 

@@ -109,6 +109,7 @@ class SqliteStore : public Store {
   Result<Job> transition_job(Id id, JobStatus from, JobStatus to,
                              const JobUpdate& update = {}) override;
   Result<Job> patch_job(Id id, JobStatus expected, const JobUpdate& update) override;
+  Status record_job_usage(Id id, std::int64_t memory_bytes, double cpu_seconds) override;
   Result<Job> finalize_job(Id id, const std::vector<File>& outputs,
                            const JobUpdate& update = {}) override;
   Result<std::vector<File>> delete_job(Id id) override;

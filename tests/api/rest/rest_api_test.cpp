@@ -595,11 +595,20 @@ TEST_F(RestApiTest, JobLogsAndMonitoring) {
   expect_problem(req("GET", job_path(done_job_) + "/logs/stdout?tail=-1"), 400, "tail");
 
   json::object idle = api_object(c(), job_path(done_job_) + "/monitoring");
-  EXPECT_TRUE(idle.at("stats").is_null());
-  json::object live = api_object(c(), job_path(running_job_) + "/monitoring");
+  EXPECT_EQ(str_of(idle, "status"), "done");
+  EXPECT_TRUE(idle.at("history").at("points").is_array());
+  // The monitor samples every 5 s by default: the running job has a sample soon.
+  json::object live;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        live = api_object(c(), job_path(running_job_) + "/monitoring");
+        return live.at("current").is_object();
+      },
+      20s, 250ms))
+      << json::serialize(live);
   EXPECT_EQ(str_of(live, "status"), "running");
-  ASSERT_TRUE(live.at("stats").is_object()) << json::serialize(live);
-  EXPECT_GT(live.at("stats").at("memory_limit_bytes").to_number<std::int64_t>(), 0);
+  EXPECT_GT(live.at("limits").at("memory_bytes").to_number<std::int64_t>(), 0);
+  EXPECT_GT(live.at("current").at("memory_bytes").to_number<std::int64_t>(), 0);
 }
 
 TEST_F(RestApiTest, UploadNamesAreSanitized) {

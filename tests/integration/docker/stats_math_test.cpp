@@ -50,7 +50,8 @@ TEST(StatsMathTest, CgroupV1Sample) {
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   // (967968602 - 37208154) / (5120380000000 - 5118420000000) * 2 * 100
   EXPECT_NEAR(s->cpu_percent, 94.9755559, 1e-6);
-  EXPECT_EQ(s->memory_bytes, 606208 - 40960);  // v1: total_inactive_file wins
+  EXPECT_NEAR(s->cpu_seconds, 0.967968602, 1e-9);  // cumulative, from total_usage in ns
+  EXPECT_EQ(s->memory_bytes, 606208 - 40960);      // v1: total_inactive_file wins
   EXPECT_EQ(s->memory_limit_bytes, 67108864);
   EXPECT_EQ(s->block_read_bytes, 4096 + 1000);
   EXPECT_EQ(s->block_write_bytes, 8192);

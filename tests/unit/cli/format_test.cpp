@@ -126,5 +126,16 @@ TEST(LastLines, KeepsTheTail) {
   EXPECT_EQ(last_lines("", 3), "");
 }
 
+TEST(Sparkline, ScalesToTheMaximumGiven) {
+  EXPECT_EQ(sparkline({0, 50, 100}, 100), "▁▅█");
+  EXPECT_EQ(sparkline({200, -5}, 100), "█▁");  // clamped
+  EXPECT_EQ(sparkline({1, 2, 4}, 0), "▃▅█");   // 0: scaled to the largest value
+  EXPECT_EQ(sparkline({}, 100), "");
+}
+
+TEST(Sparkline, ShowsOnlyTheLastWidthValues) {
+  EXPECT_EQ(sparkline({100, 0, 0, 100}, 100, 2), "▁█");
+}
+
 }  // namespace
 }  // namespace pirus::cli

@@ -124,5 +124,35 @@ TEST(SafeFileName, KeepsOnlyTheLastComponent) {
   EXPECT_EQ(safe_file_name("", 5), "file-5");
 }
 
+TEST(MonitorDetails, CurrentValuesPeakAverageAndHistory) {
+  json::value m = json::parse(R"({"job_id":7,"status":"running","interval_seconds":5,
+    "limits":{"cpus":2,"memory_bytes":1073741824,"pids":64},
+    "current":{"at":"2026-11-24T21:50:03.120Z","cpu_percent":150.04,"cpu_seconds":61,
+               "memory_bytes":104857600,"block_read_bytes":2048,"block_write_bytes":0,
+               "net_rx_bytes":0,"net_tx_bytes":0,"pids":3},
+    "peak_memory_bytes":209715200,"cpu_seconds":61.4,"cpu_percent_avg":120.26,
+    "history":{"samples":4,"samples_per_point":2,"capacity":8,
+               "points":[{"cpu_percent":0,"memory_bytes":0},{"cpu_percent":200,"memory_bytes":1073741824}]}})");
+  const std::string text = monitor_details(m);
+  EXPECT_NE(text.find("7 (running)"), std::string::npos) << text;
+  EXPECT_NE(text.find("150% / 200%"), std::string::npos) << text;
+  EXPECT_NE(text.find("100.0 MiB / 1.0 GiB"), std::string::npos) << text;
+  EXPECT_NE(text.find("read 2.0 KiB, written 0 B"), std::string::npos) << text;
+  EXPECT_NE(text.find("3 / 64"), std::string::npos) << text;
+  EXPECT_NE(text.find("200.0 MiB / 1.0 GiB"), std::string::npos) << text;
+  EXPECT_NE(text.find("120.3%"), std::string::npos) << text;
+  EXPECT_NE(text.find("61.4 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("4 samples (interval 5 s), 2 per point"), std::string::npos) << text;
+  EXPECT_NE(text.find("▁█"), std::string::npos) << text;
+}
+
+TEST(MonitorDetails, ToleratesAJobNeverSampled) {
+  json::value m = json::parse(R"({"job_id":3,"status":"waiting","current":null,
+    "history":{"samples":0,"points":[]}})");
+  const std::string text = monitor_details(m);
+  EXPECT_NE(text.find("3 (waiting)"), std::string::npos) << text;
+  EXPECT_NE(text.find("no samples yet"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace pirus::cli

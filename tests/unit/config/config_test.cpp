@@ -78,6 +78,26 @@ TEST(Config, IllTypedValuesNameTheKeyAndOrigin) {
   ASSERT_FALSE(e.is_ok());
 }
 
+TEST(Config, MonitoringAndLogCapKeys) {
+  auto d = load_config("", {}, {});
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_EQ(d->job_log_bytes, 64LL << 20);
+  EXPECT_DOUBLE_EQ(d->monitoring_interval, 5);
+  EXPECT_EQ(d->monitoring_history, 360);
+  auto c = load_config("", {{"PIRUS_LIMITS_JOB_LOG_SIZE", "1G"}},
+                       {"jobs.monitoring_interval=0.5", "jobs.monitoring_history=8"});
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->job_log_bytes, 1LL << 30);
+  EXPECT_DOUBLE_EQ(c->monitoring_interval, 0.5);
+  EXPECT_EQ(c->monitoring_history, 8);
+  EXPECT_TRUE(load_config("", {}, {"limits.job_log_size=0"}).is_ok());  // no cap
+  for (const char* bad : {"jobs.monitoring_interval=0", "jobs.monitoring_interval=soon",
+                          "jobs.monitoring_history=7", "limits.job_log_size=lots"}) {
+    auto r = load_config("", {}, {bad});
+    EXPECT_FALSE(r.is_ok()) << bad;
+  }
+}
+
 TEST(Config, MissingFileIsAnError) {
   auto c = load_config("/nonexistent/pirus.conf", {}, {});
   ASSERT_FALSE(c.is_ok());
