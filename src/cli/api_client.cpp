@@ -207,6 +207,7 @@ Result<HttpResult> ApiClient::perform(Transfer& t) {
   // Without this curl waits up to a second for a "100 Continue" the server may never send
   // before every upload over 1 MiB.
   headers = curl_slist_append(headers, "Expect:");
+  for (const auto& h : extra_headers_) headers = curl_slist_append(headers, h.c_str());
   const bool bodiless = t.method == "GET" || t.method == "HEAD";
   const bool has_body =
       t.upload_file != nullptr || (!bodiless && t.body != nullptr && !t.body->empty());

@@ -31,6 +31,13 @@ struct Config {
   // [jobs]
   std::string job_user = "auto";  // "auto" or "uid:gid" (see docs/configuration.md)
   std::string job_network = "none";
+  // Base URL jobs use for the HTTP progress channel; empty: derived from server.listen.
+  std::string job_notify_url;
+
+  // [databases]
+  // Server directory under which `database add --path` may copy from; empty: path imports
+  // are refused (an API caller must not be able to publish arbitrary server files to jobs).
+  std::string database_import_root;
 
   // [limits]
   int max_running_jobs = 4;              // jobs in initializing or running at once
@@ -44,6 +51,7 @@ struct Config {
   std::int64_t max_job_pids = 4096;
   std::int64_t max_upload_bytes = 50LL << 30;
   std::int64_t max_package_bytes = 1LL << 30;
+  std::int64_t max_database_bytes = 100LL << 30;  // reference database archive and its contents
 
   // Derived paths.
   std::string files_dir() const { return data_dir + "/files"; }

@@ -102,6 +102,12 @@ CREATE INDEX job_files_file ON job_files (file_id);
 CREATE INDEX pipelines_package_file ON pipelines (package_file_id);
 )sql";
 
+// Version 4: the hash of each job's notify token. The token itself is never stored: a
+// database leak must not let anyone post progress as a running job.
+constexpr std::string_view kNotifyTokens = R"sql(
+ALTER TABLE jobs ADD COLUMN notify_token_sha256 TEXT NOT NULL DEFAULT '';
+)sql";
+
 // job_files_file and pipelines_package_file serve no query: SQLite checks foreign keys
 // on each parent delete by looking up the child column, which without them is a table scan.
 
@@ -118,6 +124,9 @@ Result<int> read_version(sqlite3* db) {
 const std::vector<Migration>& sqlite_migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "files, pipelines, jobs, job_files and meta", kInitialSchema},
+      {2, "placeholder (replaced at merge)", "SELECT 1;"},
+      {3, "placeholder (replaced at merge)", "SELECT 1;"},
+      {4, "jobs.notify_token_sha256 (HTTP progress channel)", kNotifyTokens},
   };
   return kMigrations;
 }
