@@ -615,7 +615,10 @@ asio::awaitable<NotifyOutcome> JobService::notify(Id id, std::string bearer_toke
     out.job = req.status();
     co_return out;
   }
-  if (job->status != JobStatus::kRunning) {
+  // A job may post as soon as its process starts, which can be before the launch coroutine
+  // has recorded `running`: initializing counts as running here (the token only exists in
+  // a container that was launched).
+  if (job->status != JobStatus::kRunning && job->status != JobStatus::kInitializing) {
     out.job = Status::conflict("job " + std::to_string(id) + " is " + status_name(job->status) +
                                "; progress is accepted only while it runs");
     co_return out;
@@ -649,7 +652,7 @@ asio::awaitable<NotifyOutcome> JobService::notify(Id id, std::string bearer_toke
   JobUpdate patch;
   patch.progress = u.progress;
   patch.progress_label = u.label;
-  auto patched = ctx_.store.patch_job(id, JobStatus::kRunning, patch);
+  auto patched = ctx_.store.patch_job(id, job->status, patch);
   if (!patched) {
     out.job = patched.status().code() == Code::kConflict
                   ? Status::conflict("job " + std::to_string(id) +

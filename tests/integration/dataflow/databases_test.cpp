@@ -52,7 +52,8 @@ class DatabasesTest : public DataflowTest {
 
   std::vector<std::string> listed() {
     std::vector<std::string> names;
-    for (const auto& db : api_object(client(), "/api/v1/databases").at("items").as_array()) {
+    json::object page = api_object(client(), "/api/v1/databases");
+    for (const auto& db : page.at("items").as_array()) {
       names.push_back(str_of(db, "name"));
     }
     return names;
