@@ -49,45 +49,45 @@ std::string bearer_token(const Request& req) {
 }
 
 void add_notify_route(http::Server& server, Services s) {
-  server.add({"POST", "/api/v1/jobs/{id}/notify", http::BodyKind::kSmall,
-              [s](Request& req) -> asio::awaitable<Response> {
-                auto id = parse_id(req.params["id"], "id");
-                if (!id) co_return Response::from_status(id.status());
-                std::string token = bearer_token(req);
-                std::string body = req.body;
-                NotifyOutcome out = co_await s.jobs.notify(*id, std::move(token), std::move(body));
-                switch (out.refusal) {
-                  case NotifyRefusal::kMissingToken: {
-                    Response r = Response::problem(
-                        401, "Unauthorized",
-                        "send the job's notify token as 'Authorization: Bearer <token>' "
-                        "($PIRUS_NOTIFY_TOKEN in the job)");
-                    r.headers["WWW-Authenticate"] = "Bearer";
-                    co_return r;
-                  }
-                  case NotifyRefusal::kWrongToken:
-                    co_return Response::problem(403, "Forbidden",
-                                                "this is not the notify token of job " +
-                                                    std::to_string(*id));
-                  case NotifyRefusal::kRateLimited: {
-                    Response r = Response::problem(
-                        429, "Too Many Requests",
-                        "job " + std::to_string(*id) + " sends progress too often (at most " +
-                            std::to_string(static_cast<int>(JobService::kNotifyRate)) +
-                            " per second); retry later");
-                    r.headers["Retry-After"] = std::to_string(out.retry_after_seconds);
-                    co_return r;
-                  }
-                  case NotifyRefusal::kNone:
-                    break;
-                }
-                if (!out.job) co_return Response::from_status(out.job.status());
-                const Job& j = *out.job;
-                co_return Response::json(200, json::object{{"id", j.id},
-                                                           {"status", to_string(j.status)},
-                                                           {"progress", j.progress},
-                                                           {"progress_label", j.progress_label}});
-              }});
+  server.add(
+      {"POST", "/api/v1/jobs/{id}/notify", http::BodyKind::kSmall,
+       [s](Request& req) -> asio::awaitable<Response> {
+         auto id = parse_id(req.params["id"], "id");
+         if (!id) co_return Response::from_status(id.status());
+         std::string token = bearer_token(req);
+         std::string body = req.body;
+         NotifyOutcome out = co_await s.jobs.notify(*id, std::move(token), std::move(body));
+         switch (out.refusal) {
+           case NotifyRefusal::kMissingToken: {
+             Response r =
+                 Response::problem(401, "Unauthorized",
+                                   "send the job's notify token as 'Authorization: Bearer <token>' "
+                                   "($PIRUS_NOTIFY_TOKEN in the job)");
+             r.headers["WWW-Authenticate"] = "Bearer";
+             co_return r;
+           }
+           case NotifyRefusal::kWrongToken:
+             co_return Response::problem(
+                 403, "Forbidden", "this is not the notify token of job " + std::to_string(*id));
+           case NotifyRefusal::kRateLimited: {
+             Response r = Response::problem(
+                 429, "Too Many Requests",
+                 "job " + std::to_string(*id) + " sends progress too often (at most " +
+                     std::to_string(static_cast<int>(JobService::kNotifyRate)) +
+                     " per second); retry later");
+             r.headers["Retry-After"] = std::to_string(out.retry_after_seconds);
+             co_return r;
+           }
+           case NotifyRefusal::kNone:
+             break;
+         }
+         if (!out.job) co_return Response::from_status(out.job.status());
+         const Job& j = *out.job;
+         co_return Response::json(200, json::object{{"id", j.id},
+                                                    {"status", to_string(j.status)},
+                                                    {"progress", j.progress},
+                                                    {"progress_label", j.progress_label}});
+       }});
 }
 
 void add_database_routes(http::Server& server, Services s) {
@@ -129,34 +129,33 @@ void add_database_routes(http::Server& server, Services s) {
                 co_return Response::json(201, database_json(*db));
               },
               s.ctx.config.max_database_bytes});
-  server.add({"POST", "/api/v1/databases/import", http::BodyKind::kSmall,
-              [s](Request& req) -> asio::awaitable<Response> {
-                auto v = parse_json(req.body);
-                if (!v || !v->is_object()) {
-                  co_return Response::problem(400, "Bad Request",
-                                              "the body must be a JSON object {\"name\", \"path\"}");
-                }
-                const auto& o = v->get_object();
-                const auto* name = o.if_contains("name");
-                const auto* path = o.if_contains("path");
-                if (name == nullptr || !name->is_string() || path == nullptr ||
-                    !path->is_string()) {
-                  co_return Response::problem(400, "Bad Request",
-                                              "give name and path (a directory on the server)");
-                }
-                for (const auto& [k, unused] : o) {
-                  (void)unused;
-                  if (k != "name" && k != "path") {
-                    co_return Response::problem(400, "Bad Request",
-                                                std::string(k) + ": unknown field");
-                  }
-                }
-                std::string n(name->get_string());
-                std::string p(path->get_string());
-                auto db = co_await s.databases.add_directory(std::move(n), std::move(p));
-                if (!db) co_return Response::from_status(db.status());
-                co_return Response::json(201, database_json(*db));
-              }});
+  server.add(
+      {"POST", "/api/v1/databases/import", http::BodyKind::kSmall,
+       [s](Request& req) -> asio::awaitable<Response> {
+         auto v = parse_json(req.body);
+         if (!v || !v->is_object()) {
+           co_return Response::problem(400, "Bad Request",
+                                       "the body must be a JSON object {\"name\", \"path\"}");
+         }
+         const auto& o = v->get_object();
+         const auto* name = o.if_contains("name");
+         const auto* path = o.if_contains("path");
+         if (name == nullptr || !name->is_string() || path == nullptr || !path->is_string()) {
+           co_return Response::problem(400, "Bad Request",
+                                       "give name and path (a directory on the server)");
+         }
+         for (const auto& [k, unused] : o) {
+           (void)unused;
+           if (k != "name" && k != "path") {
+             co_return Response::problem(400, "Bad Request", std::string(k) + ": unknown field");
+           }
+         }
+         std::string n(name->get_string());
+         std::string p(path->get_string());
+         auto db = co_await s.databases.add_directory(std::move(n), std::move(p));
+         if (!db) co_return Response::from_status(db.status());
+         co_return Response::json(201, database_json(*db));
+       }});
   server.add({"DELETE", "/api/v1/databases/{name}", http::BodyKind::kNone,
               [s](Request& req) -> asio::awaitable<Response> {
                 std::string name = req.params["name"];

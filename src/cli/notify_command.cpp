@@ -32,8 +32,8 @@ int notify(Session& s, const Args& a) {
   const std::string url = env_or("PIRUS_NOTIFY_URL", a.url);
   const std::string token = env_or("PIRUS_NOTIFY_TOKEN", a.token);
   if (url.empty()) {
-    return s.fail(Status::invalid(
-        "no notify URL: run inside a Pirus job (PIRUS_NOTIFY_URL) or give --url"));
+    return s.fail(
+        Status::invalid("no notify URL: run inside a Pirus job (PIRUS_NOTIFY_URL) or give --url"));
   }
   if (token.empty()) {
     return s.fail(Status::invalid(

@@ -126,8 +126,8 @@ class TreeCopier {
     int in = ::openat(from_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0) return Status::internal("opening " + shown + ": " + errno_text(errno));
     Fd in_fd(in);
-    int out = ::openat(to_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600);
+    int out =
+        ::openat(to_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0) return Status::internal("creating a copy of " + shown + ": " + errno_text(errno));
     Fd out_fd(out);
     std::vector<char> buf(1 << 20);
@@ -246,7 +246,8 @@ DatabaseService::DatabaseService(CoreContext& ctx, PipelineService& pipelines)
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(ctx_.config.databases_dir(), ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind(".deleting-", 0) == 0 || (n[0] == '.' && n.find(".partial-") != std::string::npos)) {
+    if (n.rfind(".deleting-", 0) == 0 ||
+        (n[0] == '.' && n.find(".partial-") != std::string::npos)) {
       fs::remove_all(e.path(), ec);
     }
   }
@@ -288,8 +289,8 @@ asio::awaitable<Result<ReferenceDatabase>> DatabaseService::add_archive(std::str
   auto work = [archive_path, dest, limits]() -> Result<ReferenceDatabase> {
     struct stat st;
     if (::lstat(dest.c_str(), &st) == 0) {
-      return Status::conflict("a reference database named '" +
-                              fs::path(dest).filename().string() + "' already exists");
+      return Status::conflict("a reference database named '" + fs::path(dest).filename().string() +
+                              "' already exists");
     }
     Status extracted = extract_archive(archive_path, dest, limits, true);
     if (!extracted) {
@@ -393,7 +394,8 @@ asio::awaitable<Status> DatabaseService::remove(std::string name) {
   }
   if (Status used = check_not_in_use(name); !used) co_return used;
   // Out of sight first (atomic), so no new job can validate against it, then deleted.
-  const std::string hidden = ctx_.config.databases_dir() + "/.deleting-" + name + "-" + random_hex(6);
+  const std::string hidden =
+      ctx_.config.databases_dir() + "/.deleting-" + name + "-" + random_hex(6);
   if (::rename(dir.c_str(), hidden.c_str()) != 0) {
     co_return Status::internal("cannot remove the reference database '" + name +
                                "': " + errno_text(errno));

@@ -538,9 +538,9 @@ Result<NotifyRequest> parse_notify_request(const json::object& body) {
         r.label = std::move(l);
       }
     } else if (key == "status") {
-      if (!value.is_string() || (value.get_string() != "running" &&
-                                 value.get_string() != "finalizing" &&
-                                 value.get_string() != "error")) {
+      if (!value.is_string() ||
+          (value.get_string() != "running" && value.get_string() != "finalizing" &&
+           value.get_string() != "error")) {
         errors.push_back("status: must be running, finalizing or error");
       } else {
         r.status = std::string(value.get_string());

@@ -217,7 +217,7 @@ class Extractor {
     for (const auto& p : *parts) normalized += (normalized.empty() ? "" : "/") + p;
     if (!seen_.insert(normalized).second) {
       return invalid_entry(name, std::string("appears more than once in the ") +
-                                    (noun_ == "package" ? "zip" : noun_));
+                                     (noun_ == "package" ? "zip" : noun_));
     }
     // Finder's resource forks: junk to everyone but macOS.
     if ((*parts)[0] == "__MACOSX") return Status::ok();
@@ -389,9 +389,10 @@ Status extract_archive(const std::string& zip_path, const std::string& dest_dir,
     archive_read_support_filter_xz(a.get());
   }
   if (archive_read_open_filename(a.get(), zip_path.c_str(), kBufferSize) != ARCHIVE_OK) {
-    return Status::invalid("the " + noun + (allow_tar ? " is not a readable zip or tar: "
-                                                      : " is not a readable zip: ") +
-                           archive_error(a.get()));
+    return Status::invalid(
+        "the " + noun +
+        (allow_tar ? " is not a readable zip or tar: " : " is not a readable zip: ") +
+        archive_error(a.get()));
   }
 
   Extractor extractor(a.get(), root.get(), zip_size, limits, noun);

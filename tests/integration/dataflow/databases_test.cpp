@@ -61,8 +61,9 @@ class DatabasesTest : public DataflowTest {
 };
 
 TEST_F(DatabasesTest, AddFromArchiveAndDirectoryListShowAndRemove) {
-  auto r = upload_db("hg19", make_targz("hg19", "hg19", {{"genome.fa", ">chr1\nACGT\n"},
-                                                        {"index/genome.fai", "chr1\t4\n"}}));
+  auto r = upload_db(
+      "hg19", make_targz("hg19", "hg19",
+                         {{"genome.fa", ">chr1\nACGT\n"}, {"index/genome.fai", "chr1\t4\n"}}));
   ASSERT_EQ(r.status, 201) << r.body;
   json::value db = json::parse(r.body);
   EXPECT_EQ(str_of(db, "name"), "hg19");
@@ -89,10 +90,10 @@ TEST_F(DatabasesTest, AddFromArchiveAndDirectoryListShowAndRemove) {
   EXPECT_EQ(upload_db("hg19", make_targz("again", "x", {{"a", "b"}})).status, 409);
   for (const char* bad : {"HG19", "-x", ".hidden", "a/b", ""}) {
     SCOPED_TRACE(bad);
-    EXPECT_EQ(upload_db(bad, make_targz(std::string("bad") + std::to_string(bad[0]), "x",
-                                        {{"a", "b"}}))
-                  .status,
-              400);
+    EXPECT_EQ(
+        upload_db(bad, make_targz(std::string("bad") + std::to_string(bad[0]), "x", {{"a", "b"}}))
+            .status,
+        400);
   }
   body = json::object{{"name", "etc"}, {"path", "/etc"}};
   auto outside = api_request(client(), "POST", "/api/v1/databases/import", json::serialize(body));
@@ -128,12 +129,12 @@ TEST_F(DatabasesTest, HostileArchivesAreRefusedWithNothingLeftBehind) {
   fs::create_directories(bsrc);
   ASSERT_EQ(run_command("head -c 67108864 /dev/zero > " + shell_quote(bsrc + "/zeros")), 0);
   const std::string bomb = dir_ / "bomb.tar.gz";
-  ASSERT_EQ(run_command("tar -C " + shell_quote(bsrc) + " -czf " + shell_quote(bomb) + " zeros"), 0);
+  ASSERT_EQ(run_command("tar -C " + shell_quote(bsrc) + " -czf " + shell_quote(bomb) + " zeros"),
+            0);
   const std::string junk = dir_ / "junk.tar.gz";
   write_file(junk, "this is not an archive");
 
-  for (const auto& [archive, status] :
-       std::vector<std::pair<std::string, long>>{
+  for (const auto& [archive, status] : std::vector<std::pair<std::string, long>>{
            {slip, 400}, {link, 400}, {tlink, 400}, {bomb, 413}, {junk, 400}}) {
     SCOPED_TRACE(archive);
     auto r = upload_db("evil", archive);
@@ -201,8 +202,8 @@ TEST_F(DatabasesTest, MountedReadOnlyAndValidatedThroughTheForm) {
             std::string::npos)
       << bad->body;
 
-  std::int64_t id = id_of(start_job(pipeline, {{"ref", "refa"}, {"sample", "reads.fa"}},
-                                    json::array{input}));
+  std::int64_t id =
+      id_of(start_job(pipeline, {{"ref", "refa"}, {"sample", "reads.fa"}}, json::array{input}));
   wait_job(client(), id, {"running"});
   // A running job names it: it cannot be removed now.
   auto busy = api_request(client(), "DELETE", "/api/v1/databases/refa");
@@ -221,11 +222,10 @@ TEST_F(DatabasesTest, MountedReadOnlyAndValidatedThroughTheForm) {
   EXPECT_EQ(read_file(databases_dir() + "/refa/genome.fa"), ">r\nACGT\n");
 
   EXPECT_EQ(api_request(client(), "DELETE", "/api/v1/databases/refa").status, 204);
-  bad = client().request(
-      "POST", "/api/v1/jobs",
-      json::serialize(json::object{{"pipeline_id", pipeline},
-                                   {"inputs", json::array{input}},
-                                   {"parameters", {{"ref", "refa"}}}}));
+  bad = client().request("POST", "/api/v1/jobs",
+                         json::serialize(json::object{{"pipeline_id", pipeline},
+                                                      {"inputs", json::array{input}},
+                                                      {"parameters", {{"ref", "refa"}}}}));
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400) << bad->body;
 }
@@ -238,10 +238,10 @@ TEST_F(DatabasesTest, DatabaseCommands) {
       << out;
   EXPECT_NE(out.find("added reference database mm10 (1 files"), std::string::npos) << out;
   write_file(import_root() + "/rn6/b.fa", ">b\nC\n");
-  ASSERT_EQ(run_command(cli + "database add rn6 --path " + shell_quote(import_root() + "/rn6") +
-                            " 2>&1",
-                        &out),
-            0)
+  ASSERT_EQ(
+      run_command(cli + "database add rn6 --path " + shell_quote(import_root() + "/rn6") + " 2>&1",
+                  &out),
+      0)
       << out;
   ASSERT_EQ(run_command(cli + "database list 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("NAME"), std::string::npos) << out;
@@ -250,8 +250,7 @@ TEST_F(DatabasesTest, DatabaseCommands) {
   ASSERT_EQ(run_command(cli + "--json database list", &out), 0) << out;
   EXPECT_EQ(json::parse(out).at("items").as_array().size(), 2u);
   EXPECT_EQ(run_command(cli + "database add mm10 " + shell_quote(archive) + " 2>&1", &out), 1);
-  EXPECT_NE(out.find("error: a reference database named 'mm10' already exists"),
-            std::string::npos)
+  EXPECT_NE(out.find("error: a reference database named 'mm10' already exists"), std::string::npos)
       << out;
   EXPECT_NE(run_command(cli + "database add x 2>&1", &out), 0);
   EXPECT_NE(out.find("either an archive"), std::string::npos) << out;

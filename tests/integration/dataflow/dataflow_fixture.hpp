@@ -55,9 +55,8 @@ class DataflowTest : public ServerTest {
   RawReply notify(std::int64_t id, const std::string& authorization, const std::string& body) {
     std::vector<std::string> headers = {"Content-Type: application/json"};
     if (!authorization.empty()) headers.push_back("Authorization: " + authorization);
-    RawReply r = raw_request("POST", server().url() + "/api/v1/jobs/" + std::to_string(id) +
-                                         "/notify",
-                             headers, body);
+    RawReply r = raw_request(
+        "POST", server().url() + "/api/v1/jobs/" + std::to_string(id) + "/notify", headers, body);
     seen_bodies_ += r.body + "\n";
     return r;
   }

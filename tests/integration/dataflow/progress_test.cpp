@@ -59,8 +59,7 @@ TEST_F(ProgressTest, HttpChannelFromInsideAJobWithHostNetwork) {
   EXPECT_TRUE(has_progress(j, 0.6, "aligning")) << json::serialize(j);
   EXPECT_EQ(str_of(j, "status"), "running");
   // The URL the job used names its own job on this server.
-  EXPECT_EQ(notify_url_of(id),
-            server().url() + "/api/v1/jobs/" + std::to_string(id) + "/notify");
+  EXPECT_EQ(notify_url_of(id), server().url() + "/api/v1/jobs/" + std::to_string(id) + "/notify");
   release(id);
   wait_job(client(), id, {"done"});
 }
@@ -98,11 +97,10 @@ TEST_F(ProgressTest, NotifyEndpointChecksTokenFieldsRateAndStatus) {
 
   // Only progress, label and status, and only the three statuses.
   const std::string auth = "Bearer " + token_a;
-  for (const char* body :
-       {R"({"progress": 0.5, "status": "done"})", R"({"error_reason": "x"})",
-        R"({"progress": 0.5, "exit_code": 0})", R"({"status": "finalized"})",
-        R"({"progress": "half"})", R"({"label": 7})", R"({})", R"([1])", "not json",
-        R"({"status": "canceled"})"}) {
+  for (const char* body : {R"({"progress": 0.5, "status": "done"})", R"({"error_reason": "x"})",
+                           R"({"progress": 0.5, "exit_code": 0})", R"({"status": "finalized"})",
+                           R"({"progress": "half"})", R"({"label": 7})", R"({})", R"([1])",
+                           "not json", R"({"status": "canceled"})"}) {
     SCOPED_TRACE(body);
     expect_problem(notify(a, auth, body), 400);
   }
@@ -180,9 +178,8 @@ TEST_F(ProgressTest, NotifyCommandPostsWithTheJobsEnvironment) {
   EXPECT_TRUE(has_progress(job(id), 0.5, "aligning"));
 
   // A wrong token (the flag wins over the environment): a clear error, exit 1.
-  rc = run_command(env + PIRUS_BINARY " notify --token " + std::string(64, 'f') +
-                       " --progress 0.9 2>&1",
-                   &out);
+  rc = run_command(
+      env + PIRUS_BINARY " notify --token " + std::string(64, 'f') + " --progress 0.9 2>&1", &out);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("error: this is not the notify token of job"), std::string::npos) << out;
   // Nothing to send, no URL, a bad status: usage errors.

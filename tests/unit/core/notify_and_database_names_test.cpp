@@ -38,10 +38,10 @@ TEST(NotifyRequest, ClampsProgressAndCleansTheLabel) {
 }
 
 TEST(NotifyRequest, RefusesEverythingElse) {
-  for (const char* body : {R"({})", R"({"status": "done"})", R"({"status": "canceled"})",
-                           R"({"status": 1})", R"({"progress": "0.5"})", R"({"progress": null})",
-                           R"({"label": ["x"]})", R"({"progress": 0.5, "error_reason": "x"})",
-                           R"({"exit_code": 0})", R"({"outputs": []})"}) {
+  for (const char* body :
+       {R"({})", R"({"status": "done"})", R"({"status": "canceled"})", R"({"status": 1})",
+        R"({"progress": "0.5"})", R"({"progress": null})", R"({"label": ["x"]})",
+        R"({"progress": 0.5, "error_reason": "x"})", R"({"exit_code": 0})", R"({"outputs": []})"}) {
     SCOPED_TRACE(body);
     auto r = parse(body);
     ASSERT_FALSE(r.is_ok());

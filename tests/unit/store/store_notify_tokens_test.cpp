@@ -27,8 +27,7 @@ TEST_P(StoreTest, NotifyTokenHashIsStoredPerJobAndReplaced) {
 }
 
 TEST_P(StoreTest, NotifyTokenHashOfAnUnknownJobIsNotFound) {
-  EXPECT_EQ(store().set_job_notify_token_hash(42, std::string(64, 'a')).code(),
-            Code::kNotFound);
+  EXPECT_EQ(store().set_job_notify_token_hash(42, std::string(64, 'a')).code(), Code::kNotFound);
   EXPECT_EQ(store().job_notify_token_hash(42).status().code(), Code::kNotFound);
 }
 
