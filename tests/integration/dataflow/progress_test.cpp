@@ -60,6 +60,14 @@ TEST_F(ProgressTest, HttpChannelFromInsideAJobWithHostNetwork) {
   EXPECT_EQ(str_of(j, "status"), "running");
   // The URL the job used names its own job on this server.
   EXPECT_EQ(notify_url_of(id), server().url() + "/api/v1/jobs/" + std::to_string(id) + "/notify");
+  // `pirus job wait` shows the label (one line per change when not on a terminal).
+  std::string out;
+  int rc = run_command(std::string(PIRUS_BINARY) + " --server " + server().url() + " job wait " +
+                           std::to_string(id) + " --timeout 1 2>&1",
+                       &out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("aligning"), std::string::npos) << out;
+  EXPECT_NE(out.find("60%"), std::string::npos) << out;
   release(id);
   wait_job(client(), id, {"done"});
 }
