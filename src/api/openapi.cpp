@@ -230,10 +230,18 @@ const char* base_document() {
       "type": "integer",
       "minimum": 1
      }
+    },
+    {
+     "name": "inputs",
+     "in": "query",
+     "description": "comma-separated file ids: resolves __INPUTS_FILES__ to the names those inputs get",
+     "schema": {
+      "type": "string"
+     }
     }
    ],
    "get": {
-    "summary": "The validated form.json",
+    "summary": "The validated form.json, __GENOMES_REFS__ resolved to the installed reference databases",
     "responses": {
      "200": {
       "description": "OK",
@@ -868,6 +876,251 @@ const char* base_document() {
      }
     }
    }
+  },
+  "/api/v1/databases": {
+   "get": {
+    "summary": "List reference databases",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "items": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/Database"
+           }
+          },
+          "next_cursor": {
+           "type": "string"
+          }
+         }
+        }
+       }
+      }
+     }
+    }
+   },
+   "post": {
+    "summary": "Add a reference database from an archive sent as the body (zip, tar, tar.gz, tar.bz2, tar.xz)",
+    "parameters": [
+     {
+      "name": "name",
+      "in": "query",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/octet-stream": {
+       "schema": {
+        "type": "string",
+        "format": "binary"
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "Created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Database"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "409": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "413": {
+      "$ref": "#/components/responses/Problem"
+     }
+    }
+   }
+  },
+  "/api/v1/databases/{name}": {
+   "parameters": [
+    {
+     "name": "name",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "string",
+      "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"
+     }
+    }
+   ],
+   "get": {
+    "summary": "Get a reference database",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Database"
+        }
+       }
+      }
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem"
+     }
+    }
+   },
+   "delete": {
+    "summary": "Remove a reference database",
+    "responses": {
+     "204": {
+      "description": "Removed"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "409": {
+      "$ref": "#/components/responses/Problem"
+     }
+    }
+   }
+  },
+  "/api/v1/jobs/{id}/notify": {
+   "parameters": [
+    {
+     "name": "id",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "integer",
+      "minimum": 1
+     }
+    }
+   ],
+   "post": {
+    "summary": "Report progress from inside the job (HTTP progress channel)",
+    "security": [
+     {
+      "jobToken": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+         "progress": {
+          "type": "number"
+         },
+         "label": {
+          "type": "string",
+          "maxLength": 200
+         },
+         "status": {
+          "type": "string",
+          "enum": [
+           "running",
+           "finalizing",
+           "error"
+          ]
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "Applied",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "409": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     }
+    }
+   }
+  },
+  "/api/v1/databases/import": {
+   "post": {
+    "summary": "Add a reference database by copying a server directory (inside databases.import_root)",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "name",
+         "path"
+        ],
+        "properties": {
+         "name": {
+          "type": "string"
+         },
+         "path": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "Created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Database"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "409": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "413": {
+      "$ref": "#/components/responses/Problem"
+     }
+    }
+   }
   }
  },
  "components": {
@@ -1265,6 +1518,24 @@ const char* base_document() {
       }
      }
     }
+   },
+   "Database": {
+    "type": "object",
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "size": {
+      "type": "integer"
+     },
+     "file_count": {
+      "type": "integer"
+     },
+     "created_at": {
+      "type": "string",
+      "format": "date-time"
+     }
+    }
    }
   },
   "responses": {
@@ -1277,6 +1548,13 @@ const char* base_document() {
       }
      }
     }
+   }
+  },
+  "securitySchemes": {
+   "jobToken": {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "The job's notify token (PIRUS_NOTIFY_TOKEN)"
    }
   }
  }

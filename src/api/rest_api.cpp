@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "api/data_routes.hpp"
 #include "api/json_views.hpp"
 #include "api/observe_routes.hpp"
 #include "api/tus_routes.hpp"
@@ -235,8 +236,7 @@ void add_pipeline_routes(http::Server& server, Services s) {
                 if (!id) co_return Response::from_status(id.status());
                 auto p = s.ctx.store.get_pipeline(*id);
                 if (!p) co_return Response::from_status(p.status());
-                co_return Response::text(200, p->form_json.empty() ? "{}" : p->form_json,
-                                         "application/json");
+                co_return resolved_form_response(s, *p, req);
               }});
   server.add({"GET", "/api/v1/pipelines/{id}/documents/{name}", http::BodyKind::kNone,
               [s](Request& req) -> asio::awaitable<Response> {
@@ -500,6 +500,7 @@ void register_rest_api(http::Server& server, Services services) {
   add_file_routes(server, services);
   add_job_routes(server, services);
   if (services.uploads != nullptr) add_tus_routes(server, services);
+  add_data_routes(server, services);
 }
 
 }  // namespace pirus::api

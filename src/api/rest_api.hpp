@@ -4,6 +4,7 @@
 // the rules live in the services.
 
 #include "core/core_context.hpp"
+#include "core/database_service.hpp"
 #include "core/file_service.hpp"
 #include "core/job_service.hpp"
 #include "core/pipeline_service.hpp"
@@ -17,6 +18,7 @@ struct Services {
   PipelineService& pipelines;
   FileService& files;
   JobService& jobs;
+  DatabaseService& databases;
   UploadService* uploads = nullptr;  // resumable uploads (/api/v1/uploads)
 };
 

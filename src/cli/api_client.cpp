@@ -215,6 +215,7 @@ Result<HttpResult> ApiClient::perform(Transfer& t) {
   // before every upload over 1 MiB.
   headers = curl_slist_append(headers, "Expect:");
   for (const auto& h : t.extra_headers) headers = curl_slist_append(headers, h.c_str());
+  for (const auto& h : extra_headers_) headers = curl_slist_append(headers, h.c_str());
   const bool bodiless = t.method == "GET" || t.method == "HEAD";
   const bool has_body =
       t.upload_file != nullptr || (!bodiless && t.body != nullptr && !t.body->empty());

@@ -51,6 +51,9 @@ class ApiClient {
 
   const std::string& base_url() const { return base_url_; }
 
+  // A header sent with every later request ("Authorization: Bearer ..."); never logged.
+  void add_header(std::string header) { extra_headers_.push_back(std::move(header)); }
+
   // `method` is GET, POST, DELETE, ...; `path` includes the query
   // ("/api/v1/jobs?status=done"). HTTP errors come back as an HttpResult; only transport
   // failures are a Status (kUnavailable, "cannot reach the Pirus server at URL: ...").
@@ -95,6 +98,7 @@ class ApiClient {
   Result<HttpResult> perform(Transfer& transfer);
 
   std::string base_url_;
+  std::vector<std::string> extra_headers_;
   struct Handle;
   std::unique_ptr<Handle> handle_;
 };

@@ -39,6 +39,8 @@ void add_client_commands(CLI::App& app, ClientOptions& opts, int& exit_code,
   add_pipeline_commands(app, env);
   add_file_commands(app, env);
   add_job_commands(app, env);
+  add_database_commands(app, env);
+  add_notify_command(app, env);
 }
 
 void on_run(CLI::App* cmd, const std::shared_ptr<CommandEnv>& env,

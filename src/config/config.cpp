@@ -195,6 +195,27 @@ const std::vector<Key>& keys() {
          return Status::ok();
        },
        [](const Config& c) { return c.job_network; }},
+      {"jobs", "notify_url",
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+           return Status::invalid("expected an http:// or https:// URL, got '" + v + "'");
+         }
+         c.job_notify_url = v;
+         while (!c.job_notify_url.empty() && c.job_notify_url.back() == '/') {
+           c.job_notify_url.pop_back();
+         }
+         return Status::ok();
+       },
+       [](const Config& c) { return c.job_notify_url; }},
+      {"databases", "import_root",
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v.front() != '/') {
+           return Status::invalid("expected an absolute directory, got '" + v + "'");
+         }
+         c.database_import_root = v;
+         return Status::ok();
+       },
+       [](const Config& c) { return c.database_import_root; }},
       {"limits", "max_running_jobs",
        [](Config& c, const std::string& v) {
          std::int64_t n = 0;
@@ -227,6 +248,7 @@ const std::vector<Key>& keys() {
       size_key("limits", "job_log_size", &Config::job_log_bytes),
       double_key("jobs", "monitoring_interval", &Config::monitoring_interval, 0.2, 3600),
       int_key("jobs", "monitoring_history", &Config::monitoring_history, 8, 100000),
+      size_key("limits", "max_database_size", &Config::max_database_bytes),
   };
   return k;
 }

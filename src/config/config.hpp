@@ -33,6 +33,13 @@ struct Config {
   std::string job_network = "none";
   double monitoring_interval = 5;         // seconds between two samples of a running job
   std::int64_t monitoring_history = 360;  // samples kept per job (older ones are merged)
+  // Base URL jobs use for the HTTP progress channel; empty: derived from server.listen.
+  std::string job_notify_url;
+
+  // [databases]
+  // Server directory under which `database add --path` may copy from; empty: path imports
+  // are refused (an API caller must not be able to publish arbitrary server files to jobs).
+  std::string database_import_root;
 
   // [limits]
   int max_running_jobs = 4;              // jobs in initializing or running at once
@@ -47,7 +54,8 @@ struct Config {
   std::int64_t max_upload_bytes = 50LL << 30;
   std::int64_t max_package_bytes = 1LL << 30;
   std::int64_t upload_expiry_seconds = 24 * 3600;  // unfinished resumable uploads expire
-  std::int64_t job_log_bytes = 64LL << 20;  // per job and stream; 0 = no cap
+  std::int64_t job_log_bytes = 64LL << 20;         // per job and stream; 0 = no cap
+  std::int64_t max_database_bytes = 100LL << 30;   // reference database archive and its contents
 
   // Derived paths.
   std::string files_dir() const { return data_dir + "/files"; }

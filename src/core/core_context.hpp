@@ -22,6 +22,9 @@ struct CoreContext {
   EventBus& events;
   std::string instance_id;  // identifies this server's containers and images in the engine
   std::string job_user;     // "uid:gid" the jobs run as (config jobs.user resolved)
+  // Where jobs post progress (the HTTP channel): jobs.notify_url, or derived from the
+  // address the server listens on. Set once the server listens.
+  std::string notify_base_url = {};
 };
 
 }  // namespace pirus

@@ -1,7 +1,10 @@
 #include "core/job_service.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +17,8 @@
 
 #include "common/fs_util.hpp"
 #include "common/json_util.hpp"
+#include "common/sha256.hpp"
+#include "core/database_service.hpp"
 #include "core/file_service.hpp"
 #include "core/offload.hpp"
 #include "core/scheduler_policy.hpp"
@@ -66,15 +71,21 @@ std::string status_name(JobStatus s) {
   return std::string(to_string(s));
 }
 
-std::vector<std::string> list_genome_refs(const std::string& databases_dir) {
-  std::vector<std::string> refs;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(databases_dir, ec)) {
-    if (e.is_directory(ec)) refs.push_back(e.path().filename().string());
+// 256 random bits from OpenSSL's CSPRNG, hex-encoded. Empty when the generator fails.
+std::string new_notify_token() {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return {};
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(64);
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
   }
-  std::sort(refs.begin(), refs.end());
-  return refs;
+  return out;
 }
+
+constexpr std::size_t kMaxNotifyLabel = 200;
 
 std::string manifest_path(const json::object& manifest, const char* key, const char* fallback) {
   if (const auto* v = manifest.if_contains(key); v != nullptr && v->is_string()) {
@@ -154,7 +165,7 @@ Result<Job> JobService::create(const NewJobRequest& req) {
   for (const auto& in : plan_inputs(files, *companions)) {
     if (!in.companion_of) fctx.input_names.push_back(in.name);
   }
-  fctx.genome_refs = list_genome_refs(ctx_.config.databases_dir());
+  fctx.genome_refs = list_database_names(ctx_.config.databases_dir());
   auto params = validate_parameters(*form, req.parameters, fctx);
   if (!params) return params.status().with_context("invalid parameters");
 
@@ -274,7 +285,8 @@ void JobService::stop() {
 
 std::string JobService::build_config_json(const Job& job, const Pipeline& p,
                                           const std::vector<WorkspaceInput>& inputs,
-                                          const json::object& manifest) const {
+                                          const json::object& manifest,
+                                          const std::string& notify_token) const {
   std::string in_dir = manifest_path(manifest, "inputs", "/pipeline/inputs");
   std::string logs_dir = manifest_path(manifest, "logs", "/pipeline/logs");
   json::object cfg;
@@ -297,6 +309,7 @@ std::string JobService::build_config_json(const Job& job, const Pipeline& p,
                   {"logs", logs_dir},
                   {"databases", manifest_path(manifest, "databases", "/pipeline/databases")}};
   cfg["progress_file"] = logs_dir + "/progress.jsonl";
+  cfg["notify"] = {{"url", notify_url(job.id)}, {"token", notify_token}};
   return pretty_json(cfg);
 }
 
@@ -326,7 +339,15 @@ asio::awaitable<void> JobService::start(Job job) {
   }
   auto inputs = plan_inputs(files, *companions);
   WorkspacePaths ws = workspace_paths(ctx_.config.jobs_dir(), job.id);
-  std::string config_json = build_config_json(job, *pipeline, inputs, manifest);
+  // A fresh token for every start: only its hash is kept, the job gets the token itself.
+  const std::string token = new_notify_token();
+  Status stored = token.empty() ? Status::internal("the random generator failed")
+                                : ctx_.store.set_job_notify_token_hash(job.id, sha256_hex(token));
+  if (!stored) {
+    (void)fail(job, "could not make its notify token: " + stored.message());
+    co_return;
+  }
+  std::string config_json = build_config_json(job, *pipeline, inputs, manifest, token);
   auto [uid, gid] = parse_user(ctx_.job_user);
   auto prepare = [&, uid = uid, gid = gid]() {
     return prepare_workspace(ws, inputs, config_json, uid, gid);
@@ -356,6 +377,8 @@ asio::awaitable<void> JobService::start(Job job) {
            {"PIRUS_OUTPUTS_DIR", out_dir},
            {"PIRUS_LOGS_DIR", logs_dir},
            {"PIRUS_DATABASES_DIR", db_dir},
+           {"PIRUS_NOTIFY_URL", notify_url(job.id)},
+           {"PIRUS_NOTIFY_TOKEN", token},
            {"HOME", "/tmp"}};
   l.mounts = {{ws.inputs, in_dir, true},
               {ws.outputs, out_dir, false},
@@ -430,7 +453,10 @@ Result<Job> JobService::fail(const Job& job, const std::string& reason,
 asio::awaitable<void> JobService::handle_exit(Id job_id, ExitInfo exit) {
   auto job = ctx_.store.get_job(job_id);
   if (!job) co_return;
-  if (job->status != JobStatus::kInitializing) progress_.unwatch(job_id);  // final read
+  if (job->status != JobStatus::kInitializing) {
+    progress_.unwatch(job_id);  // final read
+    notify_buckets_.erase(job_id);
+  }
   switch (job->status) {
     case JobStatus::kInitializing:
       early_exits_[job_id] = exit;  // the launch coroutine picks it up
@@ -511,6 +537,163 @@ asio::awaitable<void> JobService::finalize_success(Job job) {
   publish(*done);
 }
 
+// ---------------------------------------------------------------- HTTP progress channel
+
+std::string JobService::notify_url(Id job_id) const {
+  return ctx_.notify_base_url + "/api/v1/jobs/" + std::to_string(job_id) + "/notify";
+}
+
+Result<NotifyRequest> parse_notify_request(const json::object& body) {
+  NotifyRequest r;
+  std::vector<std::string> errors;
+  for (const auto& [key, value] : body) {
+    if (key == "progress") {
+      if (!value.is_number() || !std::isfinite(value.to_number<double>())) {
+        errors.push_back("progress: must be a number between 0 and 1");
+      } else {
+        r.progress = std::clamp(value.to_number<double>(), 0.0, 1.0);
+      }
+    } else if (key == "label") {
+      if (!value.is_string()) {
+        errors.push_back("label: must be a string");
+      } else if (value.get_string().size() > kMaxNotifyLabel) {
+        errors.push_back("label: must be at most " + std::to_string(kMaxNotifyLabel) +
+                         " bytes long");
+      } else {
+        std::string l(value.get_string());
+        for (char& c : l) {
+          if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+        }
+        r.label = std::move(l);
+      }
+    } else if (key == "status") {
+      if (!value.is_string() ||
+          (value.get_string() != "running" && value.get_string() != "finalizing" &&
+           value.get_string() != "error")) {
+        errors.push_back("status: must be running, finalizing or error");
+      } else {
+        r.status = std::string(value.get_string());
+      }
+    } else {
+      std::string k(key);
+      if (k.size() > 40) k = k.substr(0, 40) + "...";
+      errors.push_back(k + ": not accepted (a job may send only progress, label and status)");
+    }
+  }
+  if (errors.empty() && !r.progress && !r.label && !r.status) {
+    errors.push_back("send at least one of progress, label and status");
+  }
+  if (!errors.empty()) {
+    std::string m;
+    for (const auto& e : errors) m += (m.empty() ? "" : "; ") + e;
+    return Status::invalid(m);
+  }
+  return r;
+}
+
+asio::awaitable<NotifyOutcome> JobService::notify(Id id, std::string bearer_token,
+                                                  std::string body) {
+  NotifyOutcome out;
+  auto job = ctx_.store.get_job(id);
+  if (!job) {
+    out.job = job.status();
+    co_return out;
+  }
+  if (bearer_token.empty()) {
+    out.refusal = NotifyRefusal::kMissingToken;
+    co_return out;
+  }
+  auto stored = ctx_.store.job_notify_token_hash(id);
+  if (!stored) {
+    out.job = stored.status();
+    co_return out;
+  }
+  const std::string given = sha256_hex(bearer_token);
+  if (stored->size() != given.size() ||
+      CRYPTO_memcmp(stored->data(), given.data(), given.size()) != 0) {
+    out.refusal = NotifyRefusal::kWrongToken;
+    co_return out;
+  }
+  // Token bucket per job: a job looping on notify must not hammer the store or the events.
+  const auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = notify_buckets_.try_emplace(id);
+  Bucket& b = it->second;
+  if (fresh) {
+    b.tokens = kNotifyBurst;
+  } else {
+    std::chrono::duration<double> dt = now - b.last;
+    b.tokens = std::min(kNotifyBurst, b.tokens + dt.count() * kNotifyRate);
+  }
+  b.last = now;
+  if (b.tokens < 1) {
+    out.refusal = NotifyRefusal::kRateLimited;
+    out.retry_after_seconds = static_cast<int>(std::ceil((1 - b.tokens) / kNotifyRate));
+    if (out.retry_after_seconds < 1) out.retry_after_seconds = 1;
+    co_return out;
+  }
+  b.tokens -= 1;
+
+  boost::system::error_code ec;
+  json::value parsed = json::parse(body, ec);
+  if (ec || !parsed.is_object()) {
+    out.job = Status::invalid("the body must be a JSON object such as {\"progress\": 0.5}");
+    co_return out;
+  }
+  auto req = parse_notify_request(parsed.get_object());
+  if (!req) {
+    out.job = req.status();
+    co_return out;
+  }
+  // A job may post as soon as its process starts, which can be before the launch coroutine
+  // has recorded `running`: initializing counts as running here (the token only exists in
+  // a container that was launched).
+  if (job->status != JobStatus::kRunning && job->status != JobStatus::kInitializing) {
+    out.job = Status::conflict("job " + std::to_string(id) + " is " + status_name(job->status) +
+                               "; progress is accepted only while it runs");
+    co_return out;
+  }
+  if (req->status && *req->status == "error") {
+    std::string reason = "the job reported an error";
+    if (req->label && !req->label->empty()) reason += ": " + *req->label;
+    auto failed = fail(*job, reason);
+    if (!failed) {
+      out.job = failed.status();
+      co_return out;
+    }
+    progress_.unwatch(id);
+    notify_buckets_.erase(id);
+    out.job = failed;
+    if (!job->container_id.empty()) {
+      Status st = co_await ctx_.manager.kill_and_remove(job->container_id);
+      if (!st) spdlog::warn("job {}: container not removed: {}", id, st.message());
+    }
+    wake_scheduler();
+    co_return out;
+  }
+  ProgressUpdate u;
+  u.progress = req->progress;
+  u.label = req->label;
+  if (req->status && *req->status == "finalizing" && !u.label) u.label = "finalizing";
+  if (!u.progress && !u.label) {  // status "running" alone: nothing to change
+    out.job = *job;
+    co_return out;
+  }
+  JobUpdate patch;
+  patch.progress = u.progress;
+  patch.progress_label = u.label;
+  auto patched = ctx_.store.patch_job(id, job->status, patch);
+  if (!patched) {
+    out.job = patched.status().code() == Code::kConflict
+                  ? Status::conflict("job " + std::to_string(id) +
+                                     " stopped running; progress is accepted only while it runs")
+                  : patched.status();
+    co_return out;
+  }
+  publish(*patched);
+  out.job = patched;
+  co_return out;
+}
+
 // ---------------------------------------------------------------- user actions
 
 asio::awaitable<Result<Job>> JobService::pause(Id id) {
@@ -584,6 +767,7 @@ asio::awaitable<Result<Job>> JobService::cancel(Id id) {
   if (!canceled) co_return canceled.status();
   spdlog::info("job {} canceled", id);
   progress_.unwatch(id);
+  notify_buckets_.erase(id);
   publish(*canceled);
   if (!job->container_id.empty()) {
     Status st = co_await ctx_.manager.kill_and_remove(job->container_id);

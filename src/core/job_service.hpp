@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,31 @@ struct NewJobRequest {
   Resources resources;  // 0 = server default
 };
 
+// What a job may send on the HTTP progress channel (POST /api/v1/jobs/{id}/notify).
+struct NotifyRequest {
+  std::optional<double> progress;     // clamped to 0..1
+  std::optional<std::string> label;   // at most 200 characters
+  std::optional<std::string> status;  // running | finalizing | error
+};
+
+// Parses a notify body: only `progress` (number), `label` (string) and `status` (one of
+// running, finalizing, error) are accepted, at least one of them; anything else is kInvalid.
+Result<NotifyRequest> parse_notify_request(const boost::json::object& body);
+
+// Why a notify was refused before it was looked at.
+enum class NotifyRefusal {
+  kNone,
+  kMissingToken,  // no bearer token (HTTP 401)
+  kWrongToken,    // a token that is not this job's (HTTP 403)
+  kRateLimited,   // over the per-job rate (HTTP 429, retry after `retry_after_seconds`)
+};
+
+struct NotifyOutcome {
+  NotifyRefusal refusal = NotifyRefusal::kNone;
+  int retry_after_seconds = 0;
+  Result<Job> job = Status::internal("not handled");  // when not refused
+};
+
 class JobService : public JobObserver {
  public:
   JobService(CoreContext& ctx, PipelineService& pipelines);
@@ -47,6 +73,17 @@ class JobService : public JobObserver {
   // Only final jobs; removes the row, the output files and the workspace.
   boost::asio::awaitable<Status> remove(Id id);
   boost::asio::awaitable<Result<JobStats>> stats(Id id);
+
+  // The HTTP progress channel. Checks the bearer token against the job's (constant time,
+  // on SHA-256 hashes), then the job's rate (token bucket, kNotifyRate per second, burst
+  // kNotifyBurst), then the body, then that the job is running (kConflict otherwise).
+  // progress/label go through the same path as the file channel. status "finalizing" is only
+  // a hint (the label becomes "finalizing" when none is given); status "error" ends the job
+  // in error with the label as the reason and stops its container. Nothing else can change.
+  // `body` is the raw request body: it is parsed only once the caller is authenticated.
+  boost::asio::awaitable<NotifyOutcome> notify(Id id, std::string bearer_token, std::string body);
+  static constexpr double kNotifyRate = 10;
+  static constexpr double kNotifyBurst = 20;
 
   // Reconciles the store with the engine after a (re)start, then starts scheduling.
   boost::asio::awaitable<void> recover();
@@ -72,7 +109,9 @@ class JobService : public JobObserver {
   Result<Job> fail(const Job& job, const std::string& reason, std::optional<int> exit_code = {});
   std::string build_config_json(const Job& job, const Pipeline& p,
                                 const std::vector<struct WorkspaceInput>& inputs,
-                                const boost::json::object& manifest) const;
+                                const boost::json::object& manifest,
+                                const std::string& notify_token) const;
+  std::string notify_url(Id job_id) const;
   void publish(const Job& job);
   void apply_progress(Id job_id, const ProgressUpdate& update);
 
@@ -87,6 +126,11 @@ class JobService : public JobObserver {
   std::map<Id, ExitInfo> early_exits_;
   ProgressWatcher progress_;
   JobMonitor monitor_;
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  std::map<Id, Bucket> notify_buckets_;  // running jobs that used the HTTP channel
 };
 
 }  // namespace pirus

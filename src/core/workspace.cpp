@@ -110,7 +110,19 @@ Status prepare_workspace(const WorkspacePaths& ws, const std::vector<WorkspaceIn
   for (const auto& in : inputs) {
     PIRUS_RETURN_IF_ERROR(link_or_copy(in.file.path, ws.inputs + "/" + in.name));
   }
-  PIRUS_RETURN_IF_ERROR(write_file_atomic(ws.config, config_json, 0644));
+  // config.json holds the job's notify token: readable by the job's group, not by everyone.
+  PIRUS_RETURN_IF_ERROR(write_file_atomic(ws.config, config_json, 0640));
+  if (::chown(ws.config.c_str(), static_cast<uid_t>(-1), job_gid) != 0) {
+    // Not root: the job runs as the server's own user (jobs.user auto) and reads it as owner,
+    // unless an admin chose another user; then it must be readable (data_dir is 0750).
+    if (errno != EPERM) {
+      return Status::internal("cannot give config.json to the job group: " +
+                              std::string(std::strerror(errno)));
+    }
+    if (job_uid != ::geteuid()) {
+      ::chmod(ws.config.c_str(), 0644);
+    }
+  }
   // The job user owns what it writes to; Pirus owns (and the job only reads) its inputs.
   for (const auto& dir : {ws.outputs, ws.logs}) {
     if (::chown(dir.c_str(), job_uid, job_gid) != 0 && errno != EPERM) {

@@ -31,6 +31,12 @@ struct ExtractLimits {
 Status extract_package(const std::string& zip_path, const std::string& dest_dir,
                        const ExtractLimits& limits = {});
 
+// The same extraction, with the same rules, for other archives: with `allow_tar`, a tar
+// (plain, gzip, bzip2 or xz compressed) is accepted as well as a zip. Used for reference
+// databases. Messages say "archive" instead of "package".
+Status extract_archive(const std::string& archive_path, const std::string& dest_dir,
+                       const ExtractLimits& limits, bool allow_tar);
+
 struct Manifest {
   std::string name;
   std::string version;
@@ -90,6 +96,14 @@ struct FormContext {
 Result<boost::json::object> validate_parameters(const FormSchema& form,
                                                 const boost::json::object& params,
                                                 const FormContext& ctx);
+
+// The served form (FormSchema::json) with its placeholder choices listed for a client: each
+// property whose `enum` is "__GENOMES_REFS__" gets `"enum": [ctx.genome_refs...]`, and with
+// `resolve_inputs` each "__INPUTS_FILES__" gets `"enum": [ctx.input_names...]`. A resolved
+// property keeps its placeholder in `"enum_placeholder"`, so a client can tell the list is
+// the server's current one. Other properties are left as they are.
+boost::json::object resolve_form_choices(const boost::json::object& form, const FormContext& ctx,
+                                         bool resolve_inputs);
 
 // The unpacked package as the core needs it.
 struct PackageInfo {

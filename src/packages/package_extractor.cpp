@@ -151,8 +151,9 @@ Status write_all(int fd, const char* data, std::size_t size, const std::string& 
 // The extraction into the temporary directory, without the final rename.
 class Extractor {
  public:
-  Extractor(archive* a, int root_fd, std::int64_t zip_size, const ExtractLimits& limits)
-      : a_(a), root_(root_fd), zip_size_(zip_size), limits_(limits) {}
+  Extractor(archive* a, int root_fd, std::int64_t zip_size, const ExtractLimits& limits,
+            std::string noun)
+      : a_(a), root_(root_fd), zip_size_(zip_size), limits_(limits), noun_(std::move(noun)) {}
 
   Status run() {
     std::vector<char> buffer(kBufferSize);
@@ -161,11 +162,12 @@ class Extractor {
       int r = archive_read_next_header(a_, &entry);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) {
-        return Status::invalid(std::string("the zip cannot be read: ") + archive_error(a_));
+        return Status::invalid(std::string(noun_ == "package" ? "the zip" : "the archive") +
+                               " cannot be read: " + archive_error(a_));
       }
       ++entries_;
       if (entries_ > limits_.max_entries) {
-        return Status::too_large("the package has more than " +
+        return Status::too_large("the " + noun_ + " has more than " +
                                  std::to_string(limits_.max_entries) + " entries");
       }
       PIRUS_RETURN_IF_ERROR(handle(entry, &buffer));
@@ -195,16 +197,16 @@ class Extractor {
     if (!parts) return parts.status();
 
     if (archive_entry_hardlink(entry) != nullptr) {
-      return invalid_entry(name, "is a hard link, which packages may not contain");
+      return invalid_entry(name, "is a hard link, which " + noun_ + "s may not contain");
     }
     const mode_t type = archive_entry_filetype(entry);
     if (type != AE_IFREG && type != AE_IFDIR) {
-      return invalid_entry(name, std::string("is ") + forbidden_type_name(type) +
-                                     ", which packages may not contain");
+      return invalid_entry(name, std::string("is ") + forbidden_type_name(type) + ", which " +
+                                     noun_ + "s may not contain");
     }
     const bool is_dir = type == AE_IFDIR;
     if (archive_entry_is_encrypted(entry)) {
-      return invalid_entry(name, "is encrypted; packages must not be password-protected");
+      return invalid_entry(name, "is encrypted; " + noun_ + "s must not be password-protected");
     }
     if (parts->empty()) {
       if (is_dir) return Status::ok();  // "./": the package directory itself
@@ -214,7 +216,8 @@ class Extractor {
     std::string normalized;
     for (const auto& p : *parts) normalized += (normalized.empty() ? "" : "/") + p;
     if (!seen_.insert(normalized).second) {
-      return invalid_entry(name, "appears more than once in the zip");
+      return invalid_entry(name, std::string("appears more than once in the ") +
+                                     (noun_ == "package" ? "zip" : noun_));
     }
     // Finder's resource forks: junk to everyone but macOS.
     if ((*parts)[0] == "__MACOSX") return Status::ok();
@@ -261,12 +264,12 @@ class Extractor {
                                  std::to_string(limits_.max_entry_bytes) + " bytes uncompressed");
       }
       if (total_bytes_ > limits_.max_total_bytes) {
-        return Status::too_large("the package is larger than " +
+        return Status::too_large("the " + noun_ + " is larger than " +
                                  std::to_string(limits_.max_total_bytes) + " bytes uncompressed");
       }
       if (total_bytes_ > kRatioFloorBytes &&
           static_cast<double>(total_bytes_) > limits_.max_ratio * static_cast<double>(zip_size_)) {
-        return Status::too_large("the package expands to more than " +
+        return Status::too_large("the " + noun_ + " expands to more than " +
                                  std::to_string(static_cast<long long>(limits_.max_ratio)) +
                                  " times its compressed size (at entry " + quote(name) +
                                  "), which looks like a zip bomb");
@@ -280,6 +283,7 @@ class Extractor {
   int root_;
   std::int64_t zip_size_;
   ExtractLimits limits_;
+  std::string noun_;
   std::int64_t entries_ = 0;
   std::int64_t total_bytes_ = 0;
   std::set<std::string> seen_;
@@ -336,6 +340,12 @@ class TempTree {
 
 Status extract_package(const std::string& zip_path, const std::string& dest_dir,
                        const ExtractLimits& limits) {
+  return extract_archive(zip_path, dest_dir, limits, false);
+}
+
+Status extract_archive(const std::string& zip_path, const std::string& dest_dir,
+                       const ExtractLimits& limits, bool allow_tar) {
+  const std::string noun = allow_tar ? "archive" : "package";
   std::string dest = dest_dir;
   while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
   if (dest.empty()) return Status::internal("extract_package: empty destination");
@@ -360,22 +370,32 @@ Status extract_package(const std::string& zip_path, const std::string& dest_dir,
   // The central directory, not the local headers, is what unzip tools and the zip's author
   // see, so the seekable reader (which needs open_filename's seek callback) is used.
   if (::stat(zip_path.c_str(), &st) != 0) {
-    return Status::not_found("cannot open the package '" + zip_path + "': " + errno_text(errno));
+    return Status::not_found("cannot open the " + noun + " '" + zip_path +
+                             "': " + errno_text(errno));
   }
   if (!S_ISREG(st.st_mode)) {
-    return Status::invalid("the package '" + zip_path + "' is not a regular file");
+    return Status::invalid("the " + noun + " '" + zip_path + "' is not a regular file");
   }
   const std::int64_t zip_size = st.st_size > 0 ? st.st_size : 1;
 
   std::unique_ptr<archive, ArchiveDeleter> a(archive_read_new());
   if (!a) return Status::internal("archive_read_new failed");
   archive_read_support_format_zip_seekable(a.get());
+  if (allow_tar) {
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    archive_read_support_filter_gzip(a.get());
+    archive_read_support_filter_bzip2(a.get());
+    archive_read_support_filter_xz(a.get());
+  }
   if (archive_read_open_filename(a.get(), zip_path.c_str(), kBufferSize) != ARCHIVE_OK) {
-    return Status::invalid(std::string("the package is not a readable zip: ") +
-                           archive_error(a.get()));
+    return Status::invalid(
+        "the " + noun +
+        (allow_tar ? " is not a readable zip or tar: " : " is not a readable zip: ") +
+        archive_error(a.get()));
   }
 
-  Extractor extractor(a.get(), root.get(), zip_size, limits);
+  Extractor extractor(a.get(), root.get(), zip_size, limits, noun);
   PIRUS_RETURN_IF_ERROR(extractor.run());
 
   std::string top = extractor.single_top_folder();

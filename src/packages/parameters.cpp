@@ -85,7 +85,16 @@ Result<json::object> validate_parameters(const FormSchema& form, const json::obj
     const json::value* given = params.if_contains(f.key);
     // Clients send null for a field left empty: that is "not given", not a value.
     if (!given || given->is_null()) {
-      if (f.default_value) {
+      if (f.default_value && !f.enum_placeholder.empty()) {
+        // Unchecked at install (the lists did not exist): checked now, like a given value.
+        json::value v = *f.default_value;
+        std::string problem = check_value(f, &v, ctx);
+        if (!problem.empty()) {
+          errors.push_back(f.key + ": the default " + describe_value(v, 40) + " " + problem);
+        } else {
+          out[f.key] = std::move(v);
+        }
+      } else if (f.default_value) {
         out[f.key] = *f.default_value;
       } else if (f.required) {
         errors.push_back(f.key + ": required");

@@ -18,6 +18,7 @@
 
 #include "api/rest_api.hpp"
 #include "common/fs_util.hpp"
+#include "core/database_service.hpp"
 #include "core/file_service.hpp"
 #include "core/job_service.hpp"
 #include "core/pipeline_service.hpp"
@@ -64,6 +65,16 @@ std::string resolve_job_user(const std::string& configured) {
   return std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
 }
 
+// What jobs given the host network reach the server at (the HTTP progress channel).
+std::string notify_base_url(const Config& c, unsigned short port) {
+  if (!c.job_notify_url.empty()) return c.job_notify_url;
+  std::string host = c.listen_address;
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port);
+}
+
 void set_log_level(const std::string& level) {
   // Logs go to stderr: stdout stays free for what a command prints (--print-config).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pirus"));
@@ -103,18 +114,20 @@ int run_server(const Config& config) {
   PipelineService pipelines(ctx);
   FileService files(ctx);
   JobService jobs(ctx, pipelines);
+  DatabaseService databases(ctx, pipelines);
 
   http::ServerLimits limits;
   limits.max_file_body = std::max(config.max_upload_bytes, config.max_package_bytes);
   limits.temp_dir = config.tmp_dir();
   http::Server server(io, limits);
   UploadService uploads(ctx);
-  api::register_rest_api(server, {ctx, pipelines, files, jobs, &uploads});
+  api::register_rest_api(server, {ctx, pipelines, files, jobs, databases, &uploads});
   if (Status st = server.listen(config.listen_address, config.listen_port); !st) {
     spdlog::error("{}", st.message());
     return 1;
   }
   uploads.start_sweeper();
+  ctx.notify_base_url = notify_base_url(config, server.port());
   spdlog::info("{}{}:{} (data {}, database {}, jobs run as {})", kListeningBanner,
                config.listen_address, server.port(), config.data_dir,
                config.effective_database_url(), ctx.job_user);

@@ -141,6 +141,14 @@ class Store {
   // Removes the job, its links and its output files' rows. kConflict unless terminal.
   // Returns the removed output files so the caller can delete their bytes.
   virtual Result<std::vector<File>> delete_job(Id id) = 0;
+
+  // --- job notify tokens (the HTTP progress channel) ---
+  // Stores the SHA-256 (hex) of the job's notify token, replacing any previous one; ""
+  // clears it. Only the hash is ever stored: the token itself lives in the job's container.
+  // kNotFound for an unknown job.
+  virtual Status set_job_notify_token_hash(Id id, const std::string& sha256_hex) = 0;
+  // The stored hash, "" when the job has none. kNotFound for an unknown job.
+  virtual Result<std::string> job_notify_token_hash(Id id) = 0;
 };
 
 // Opens the store named by `url`: "sqlite:///abs/path/pirus.db" (or a bare path).

@@ -127,6 +127,12 @@ ALTER TABLE jobs ADD COLUMN peak_memory_bytes INTEGER NOT NULL DEFAULT 0
 ALTER TABLE jobs ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0 CHECK (cpu_seconds >= 0);
 )sql";
 
+// Version 4: the hash of each job's notify token. The token itself is never stored: a
+// database leak must not let anyone post progress as a running job.
+constexpr std::string_view kNotifyTokens = R"sql(
+ALTER TABLE jobs ADD COLUMN notify_token_sha256 TEXT NOT NULL DEFAULT '';
+)sql";
+
 // job_files_file and pipelines_package_file serve no query: SQLite checks foreign keys
 // on each parent delete by looking up the child column, which without them is a table scan.
 
@@ -145,6 +151,7 @@ const std::vector<Migration>& sqlite_migrations() {
       {1, "files, pipelines, jobs, job_files and meta", kInitialSchema},
       {2, "resumable uploads and companion files", kUploadsSchema},
       {3, "job resource usage: peak memory and CPU seconds", kJobUsage},
+      {4, "jobs.notify_token_sha256 (HTTP progress channel)", kNotifyTokens},
   };
   return kMigrations;
 }

@@ -1188,4 +1188,28 @@ Result<std::vector<File>> SqliteStore::delete_job(Id id) {
   });
 }
 
+// ----- job notify tokens -----
+
+Status SqliteStore::set_job_notify_token_hash(Id id, const std::string& sha256_hex) {
+  return in_tx(db_, mu_, TxKind::kWrite, [&]() -> Status {
+    Stmt s(db_, "UPDATE jobs SET notify_token_sha256 = ? WHERE id = ?");
+    s.bind(sha256_hex).bind(id);
+    auto changed = s.run();
+    if (!changed) return changed.status();
+    if (*changed == 0) return Status::not_found("job " + std::to_string(id) + " does not exist");
+    return Status::ok();
+  });
+}
+
+Result<std::string> SqliteStore::job_notify_token_hash(Id id) {
+  return in_tx(db_, mu_, TxKind::kRead, [&]() -> Result<std::string> {
+    Stmt s(db_, "SELECT notify_token_sha256 FROM jobs WHERE id = ?");
+    s.bind(id);
+    auto row = s.step();
+    if (!row) return row.status();
+    if (!*row) return Status::not_found("job " + std::to_string(id) + " does not exist");
+    return s.text(0);
+  });
+}
+
 }  // namespace pirus

@@ -113,6 +113,8 @@ class SqliteStore : public Store {
   Result<Job> finalize_job(Id id, const std::vector<File>& outputs,
                            const JobUpdate& update = {}) override;
   Result<std::vector<File>> delete_job(Id id) override;
+  Status set_job_notify_token_hash(Id id, const std::string& sha256_hex) override;
+  Result<std::string> job_notify_token_hash(Id id) override;
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

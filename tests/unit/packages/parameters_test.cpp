@@ -129,6 +129,20 @@ TEST(Parameters, ChecksPlaceholdersAgainstTheJobContext) {
             std::string::npos);
 }
 
+TEST(Parameters, APlaceholderDefaultIsCheckedAgainstTheRealList) {
+  FormSchema f = form_of(R"({"properties": {
+    "ref": {"type": "enum", "enum": "__GENOMES_REFS__", "default": "hg19"}
+  }})");
+  FormContext ctx;
+  ctx.genome_refs = {"hg38"};
+  EXPECT_EQ(validate_error(f, "{}", ctx),
+            R"(ref: the default "hg19" must be one of the reference genomes installed on the )"
+            "server");
+  EXPECT_EQ(validate_ok(f, R"({"ref": "hg38"})", ctx).at("ref"), "hg38");
+  ctx.genome_refs = {"hg19"};
+  EXPECT_EQ(validate_ok(f, "{}", ctx).at("ref"), "hg19");
+}
+
 TEST(Parameters, RejectsUnknownKeys) {
   EXPECT_EQ(validate_error(form_of(kForm), R"({"name": "a", "colour": "red"})"),
             "colour: unknown parameter");
