@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "api/event_routes.hpp"
 #include "api/json_views.hpp"
 #include "common/fs_util.hpp"
 #include "common/json_util.hpp"
@@ -474,6 +475,9 @@ void add_job_routes(http::Server& server, Services s) {
                   co_return Response::problem(404, "Not Found",
                                               "log stream must be stdout or stderr");
                 }
+                if (auto follow = req.query_param("follow"); follow && *follow == "true") {
+                  co_return follow_job_log(s, *id, stream);
+                }
                 std::string path = j->path + "/logs/" + stream + ".log";
                 std::error_code ec;
                 if (j->path.empty() || !std::filesystem::exists(path, ec)) {
@@ -510,6 +514,7 @@ void register_rest_api(http::Server& server, Services services) {
   add_pipeline_routes(server, services);
   add_file_routes(server, services);
   add_job_routes(server, services);
+  if (services.hub != nullptr) register_event_routes(server, services);
 }
 
 }  // namespace pirus::api

@@ -11,11 +11,16 @@
 
 namespace pirus::api {
 
+class EventHub;  // api/event_hub.hpp
+
 struct Services {
   CoreContext& ctx;
   PipelineService& pipelines;
   FileService& files;
   JobService& jobs;
+  // Push events (api/event_routes.hpp); null in tests that do not need them, where log
+  // following falls back to polling the file.
+  EventHub* hub = nullptr;
 };
 
 void register_rest_api(http::Server& server, Services services);

@@ -213,6 +213,9 @@ const std::vector<Key>& keys() {
       int_key("limits", "max_job_pids", &Config::max_job_pids, 8, 1 << 22),
       size_key("limits", "max_upload_size", &Config::max_upload_bytes),
       size_key("limits", "max_package_size", &Config::max_package_bytes),
+      int_key("events", "queue_events", &Config::event_queue_events, 1, 1 << 20),
+      size_key("events", "queue_bytes", &Config::event_queue_bytes),
+      int_key("events", "heartbeat_seconds", &Config::event_heartbeat_seconds, 1, 3600),
   };
   return k;
 }

@@ -45,6 +45,11 @@ struct Config {
   std::int64_t max_upload_bytes = 50LL << 30;
   std::int64_t max_package_bytes = 1LL << 30;
 
+  // [events] push channels (WebSocket/SSE): per-client queue bounds and keep-alive
+  std::int64_t event_queue_events = 1024;
+  std::int64_t event_queue_bytes = 4LL << 20;
+  std::int64_t event_heartbeat_seconds = 20;
+
   // Derived paths.
   std::string files_dir() const { return data_dir + "/files"; }
   std::string pipelines_dir() const { return data_dir + "/pipelines"; }

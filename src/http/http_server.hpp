@@ -49,12 +49,23 @@ struct Request {
   std::optional<std::string> query_param(const std::string& name) const;  // first value
 };
 
+class StreamWriter;  // http/streaming.hpp
+class WebSocket;     // http/streaming.hpp
+
 struct Response {
   int status = 200;
   std::map<std::string, std::string> headers;
   std::string body;           // sent as is unless file_path is set
   std::string file_path;      // when set, the file is streamed (honouring a single Range)
   std::string download_name;  // with file_path: Content-Disposition attachment filename
+  // A body produced over time (server-sent events, a followed log): the status and headers
+  // go out at once, then `stream` sends chunks (Transfer-Encoding: chunked) until it
+  // returns; the connection closes afterwards. Contract in http/streaming.hpp.
+  std::function<asio::awaitable<void>(StreamWriter&)> stream;
+  // Set by the handler of a WebSocket upgrade request: the server completes the handshake
+  // and the connection then belongs to `websocket` until it returns. A request that is not
+  // an upgrade gets 426 instead.
+  std::function<asio::awaitable<void>(WebSocket&)> websocket;
 
   static Response json(int status, const boost::json::value& v);
   // RFC 9457 problem: {"type","title","status","detail"} as application/problem+json.
@@ -67,6 +78,9 @@ struct Response {
 };
 
 using Handler = std::function<asio::awaitable<Response>(Request&)>;
+
+// True for a request asking to become a WebSocket (GET with Upgrade: websocket).
+bool is_websocket_upgrade(const Request& req);
 
 struct Route {
   std::string method;
