@@ -56,8 +56,8 @@ std::string format_time_us(std::int64_t us) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::array<char, 64> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(us % 1000000));
   return buf.data();
 }
@@ -223,8 +223,8 @@ void EventClient::push(std::shared_ptr<const SerializedEvent> e, std::size_t byt
       queued_bytes_ + bytes > hub->limits.queue_bytes) {
     overflowed_ = true;
     ++hub->dropped_slow;
-    spdlog::info("events: {} client {} dropped: too slow ({} events, {} bytes queued)",
-                 transport_, id_, queue_.size(), queued_bytes_);
+    spdlog::info("events: {} client {} dropped: too slow ({} events, {} bytes queued)", transport_,
+                 id_, queue_.size(), queued_bytes_);
     queue_.clear();
     queued_bytes_ = 0;
     wake();
@@ -300,8 +300,7 @@ void HubState::remove(EventClient& c) {
   if (clients.erase(c.id_) != 0) follow_logs(c.sub_, false);
 }
 
-EventHub::EventHub(asio::any_io_executor ex, EventBus& bus, JobLogWatcher* logs,
-                   EventLimits limits)
+EventHub::EventHub(asio::any_io_executor ex, EventBus& bus, JobLogWatcher* logs, EventLimits limits)
     : state_(std::make_shared<HubState>(std::move(ex), bus, logs, limits)) {
   state_->bus_token = bus.subscribe([s = state_.get()](const Event& e) { s->deliver(e); });
 }

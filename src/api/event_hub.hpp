@@ -32,7 +32,7 @@ inline constexpr const char* kEventKinds[] = {"job_updated", "job_log", "file_up
                                               "pipeline_updated"};
 
 // WebSocket close codes (and the `code` of an SSE `error` event).
-inline constexpr std::uint16_t kCloseTooSlow = 4008;        // queue overflowed
+inline constexpr std::uint16_t kCloseTooSlow = 4008;         // queue overflowed
 inline constexpr std::uint16_t kCloseServerStopping = 1001;  // "going away"
 
 struct Subscription {
@@ -143,8 +143,7 @@ class JobWatch {
 
 class EventHub {
  public:
-  EventHub(boost::asio::any_io_executor ex, EventBus& bus, JobLogWatcher* logs,
-           EventLimits limits);
+  EventHub(boost::asio::any_io_executor ex, EventBus& bus, JobLogWatcher* logs, EventLimits limits);
   ~EventHub();
   EventHub(const EventHub&) = delete;
   EventHub& operator=(const EventHub&) = delete;

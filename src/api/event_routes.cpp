@@ -26,7 +26,8 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kCloseWait = std::chrono::seconds(5);
 
 asio::awaitable<void> sleep_for(Clock::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex, d);
   [[maybe_unused]] auto [ec] = co_await t.async_wait(kNoThrow);
 }
 
@@ -79,12 +80,14 @@ asio::awaitable<void> run_ws_client(EventHub& hub, Subscription sub, http::WebSo
   client->reply(hello);
 
   // One reader and this writer share the connection (Beast allows one of each at a time).
+  // Named first: GCC 12 mishandles capturing lambdas inside a co_await full-expression.
+  auto ex = co_await asio::this_coro::executor;
   auto reader = ws_reader(hub, client, ws);
-  asio::co_spawn(co_await asio::this_coro::executor, std::move(reader),
-                 [c = client](std::exception_ptr e) {
-                   if (e) spdlog::warn("events: a websocket reader failed");
-                   c->mark_gone();
-                 });
+  auto reader_done = [c = client](std::exception_ptr e) {
+    if (e) spdlog::warn("events: a websocket reader failed");
+    c->mark_gone();
+  };
+  asio::co_spawn(ex, std::move(reader), std::move(reader_done));
   for (;;) {
     if (client->gone()) break;
     if (client->overflowed()) {

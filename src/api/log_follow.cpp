@@ -34,7 +34,8 @@ struct Fd {
 
 asio::awaitable<void> follow(CoreContext& ctx, EventHub* hub, Id job_id, std::string path,
                              http::StreamWriter& w) {
-  asio::steady_timer wake(co_await asio::this_coro::executor);
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer wake(ex);
   bool dirty = true;
   bool stopping = false;
   std::unique_ptr<JobWatch> watch;
@@ -62,7 +63,8 @@ asio::awaitable<void> follow(CoreContext& ctx, EventHub* hub, Id job_id, std::st
     while (file.fd >= 0 && !stopping) {
       ssize_t got = ::pread(file.fd, buf.data(), buf.size(), offset);
       if (got <= 0) break;
-      const bool sent = co_await w.write(std::string_view(buf.data(), static_cast<std::size_t>(got)));
+      const bool sent =
+          co_await w.write(std::string_view(buf.data(), static_cast<std::size_t>(got)));
       if (!sent) co_return;
       offset += got;
     }

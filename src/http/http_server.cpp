@@ -398,8 +398,9 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
       co_await detail::run_websocket(stream_context(), req, res);
       co_return Outcome::kClose;
     }
-    res = Response::problem(426, "Upgrade Required",
-                            req.path + " is a WebSocket endpoint: send a WebSocket upgrade request");
+    res =
+        Response::problem(426, "Upgrade Required",
+                          req.path + " is a WebSocket endpoint: send a WebSocket upgrade request");
     res.headers["Upgrade"] = "websocket";
   }
   co_return co_await respond(res, &req, version, head, keep, false);

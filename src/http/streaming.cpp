@@ -146,7 +146,8 @@ class BeastWebSocket final : public WebSocket {
   asio::awaitable<void> close(std::uint16_t code, std::string_view reason) override {
     if (broken_ || !ws_.is_open()) co_return;
     const std::size_t n = std::min<std::size_t>(reason.size(), 123);
-    websocket::close_reason why(n == 0 ? beast::string_view() : beast::string_view(reason.data(), n));
+    websocket::close_reason why(n == 0 ? beast::string_view()
+                                       : beast::string_view(reason.data(), n));
     why.code = code;
     auto [ec] = co_await ws_.async_close(why, kNoThrow);
     if (ec) broken_ = true;
@@ -219,7 +220,8 @@ asio::awaitable<void> run_chunked(StreamContext ctx, Response& res, unsigned ver
   if (chunked && writer.usable() && !failed) {
     ctx.stream.expires_after(ctx.write_timeout);
     auto last = bhttp::make_chunk_last();
-    [[maybe_unused]] auto [last_ec, last_n] = co_await asio::async_write(ctx.stream, last, kNoThrow);
+    [[maybe_unused]] auto [last_ec, last_n] =
+        co_await asio::async_write(ctx.stream, last, kNoThrow);
   }
 }
 
