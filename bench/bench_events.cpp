@@ -119,8 +119,8 @@ std::int64_t parse_time_us(std::string_view s) {
   std::tm tm{};
   int us = 0;
   std::string text(s.substr(0, 27));
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us) != 7) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us) != 7) {
     return 0;
   }
   tm.tm_year -= 1900;
@@ -194,8 +194,7 @@ Result measure(ApiClient& api, int port, pid_t server, std::int64_t pipeline, in
   auto job = api.call("POST", "/api/v1/jobs", &body);
   if (!job) fail("creating the job: " + job.status().message());
   const std::int64_t id = job->at("id").to_number<std::int64_t>();
-  const std::string target =
-      "/api/v1/events?kinds=job_log,job_updated&job=" + std::to_string(id);
+  const std::string target = "/api/v1/events?kinds=job_log,job_updated&job=" + std::to_string(id);
   Run run;
   asio::io_context io(1);
   for (int i = 0; i < clients; ++i) {
@@ -245,10 +244,11 @@ Result measure(ApiClient& api, int port, pid_t server, std::int64_t pipeline, in
 }
 
 void print(const char* label, const Result& r) {
-  std::printf("%-10s clients %5d  events/s %6.1f  deliveries %8zu  latency p50 %7.2f ms  p99 %7.2f ms"
-              "  max %7.2f ms  server CPU %5.1f %%\n",
-              label, r.clients, r.events_per_s, r.deliveries, r.p50_ms, r.p99_ms, r.max_ms,
-              r.server_cpu_percent);
+  std::printf(
+      "%-10s clients %5d  events/s %6.1f  deliveries %8zu  latency p50 %7.2f ms  p99 %7.2f ms"
+      "  max %7.2f ms  server CPU %5.1f %%\n",
+      label, r.clients, r.events_per_s, r.deliveries, r.p50_ms, r.p99_ms, r.max_ms,
+      r.server_cpu_percent);
   if (r.deliveries > 0) {
     std::printf("%-10s server CPU %.2f s over %.1f s: %.1f us per delivery\n", "", r.server_cpu_s,
                 r.window_s, 1e6 * r.server_cpu_s / static_cast<double>(r.deliveries));
@@ -322,8 +322,8 @@ int main(int argc, char** argv) {
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
     std::string d = data.string();
-    execl(PIRUS_BINARY, PIRUS_BINARY, "server", "--data-dir", d.c_str(), "--listen",
-          "127.0.0.1:0", static_cast<char*>(nullptr));
+    execl(PIRUS_BINARY, PIRUS_BINARY, "server", "--data-dir", d.c_str(), "--listen", "127.0.0.1:0",
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   ::close(fd);
@@ -340,11 +340,10 @@ int main(int argc, char** argv) {
     if (h && h->status == 200) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  auto installed = api.upload("/api/v1/pipelines?filename=ticker.zip", zip.string(),
-                              "application/zip");
+  auto installed =
+      api.upload("/api/v1/pipelines?filename=ticker.zip", zip.string(), "application/zip");
   if (!installed || installed->status != 202) fail("installing the ticker pipeline failed");
-  const std::int64_t pipeline =
-      json::parse(installed->body).at("id").to_number<std::int64_t>();
+  const std::int64_t pipeline = json::parse(installed->body).at("id").to_number<std::int64_t>();
   for (int i = 0;; ++i) {
     auto p = api.call("GET", "/api/v1/pipelines/" + std::to_string(pipeline));
     if (p && p->at("status").as_string() == "ready") break;
