@@ -257,7 +257,12 @@ TEST_F(EventsTest, ASlowClientIsDroppedWithTooSlowAndTheServerStaysHealthy) {
   const std::int64_t rss_after = vm_rss_kb(server().pid());
   std::cerr << "server VmRSS: " << rss_before << " kB before, " << rss_dropped
             << " kB at the drop, " << rss_after << " kB after\n";
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT(rss_after - rss_before, 32 * 1024);
+#else
+  // ASan's quarantine keeps freed memory resident by design: RSS says nothing here.
+  (void)rss_after;
+#endif
 }
 
 TEST_F(EventsTest, FollowStreamsTheLogWhileTheJobRunsAndEndsWithIt) {
