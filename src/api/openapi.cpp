@@ -823,6 +823,21 @@ const char* base_document() {
       "type": "string"
      },
      "description": "bytes=first-last (206), when no query parameter is given"
+    },
+    {
+     "name": "tail",
+     "in": "query",
+     "schema": {
+      "type": "integer"
+     }
+    },
+    {
+     "name": "follow",
+     "in": "query",
+     "schema": {
+      "type": "boolean"
+     },
+     "description": "true: stream the log as it is written (chunked) until the job ends"
     }
    ],
    "get": {
@@ -1117,6 +1132,74 @@ const char* base_document() {
       "$ref": "#/components/responses/Problem"
      },
      "413": {
+      "$ref": "#/components/responses/Problem"
+     }
+    }
+   }
+  },
+  "/api/v1/events/stats": {
+   "get": {
+    "summary": "Connected event clients and drops",
+    "responses": {
+     "200": {
+      "description": "OK",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/events": {
+   "get": {
+    "summary": "Push events: a WebSocket (send an upgrade request) or server-sent events (Accept: text/event-stream); see docs/api.md",
+    "parameters": [
+     {
+      "name": "kinds",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "comma-separated: job_updated, job_log, file_updated, pipeline_updated"
+     },
+     {
+      "name": "job",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      },
+      "description": "comma-separated job ids"
+     },
+     {
+      "name": "file",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "pipeline",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "101": {
+      "description": "Switching to the WebSocket protocol"
+     },
+     "200": {
+      "description": "text/event-stream"
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "406": {
       "$ref": "#/components/responses/Problem"
      }
     }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "api/data_routes.hpp"
+#include "api/event_routes.hpp"
 #include "api/json_views.hpp"
 #include "api/observe_routes.hpp"
 #include "api/tus_routes.hpp"
@@ -478,6 +479,9 @@ void add_job_routes(http::Server& server, Services s) {
                   co_return Response::problem(404, "Not Found",
                                               "log stream must be stdout or stderr");
                 }
+                if (auto follow = req.query_param("follow"); follow && *follow == "true") {
+                  co_return follow_job_log(s, *id, stream);
+                }
                 // No workspace yet: an empty path reads as a log with no output.
                 std::string path = j->path.empty() ? "" : j->path + "/logs/" + stream + ".log";
                 co_return co_await job_log_response(s.ctx.workers, req, std::move(path));
@@ -501,6 +505,7 @@ void register_rest_api(http::Server& server, Services services) {
   add_job_routes(server, services);
   if (services.uploads != nullptr) add_tus_routes(server, services);
   add_data_routes(server, services);
+  if (services.hub != nullptr) register_event_routes(server, services);
 }
 
 }  // namespace pirus::api

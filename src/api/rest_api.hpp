@@ -13,6 +13,8 @@
 
 namespace pirus::api {
 
+class EventHub;  // api/event_hub.hpp
+
 struct Services {
   CoreContext& ctx;
   PipelineService& pipelines;
@@ -20,6 +22,9 @@ struct Services {
   JobService& jobs;
   DatabaseService& databases;
   UploadService* uploads = nullptr;  // resumable uploads (/api/v1/uploads)
+  // Push events (api/event_routes.hpp); null in tests that do not need them, where log
+  // following falls back to polling the file.
+  EventHub* hub = nullptr;
 };
 
 void register_rest_api(http::Server& server, Services services);

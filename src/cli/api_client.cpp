@@ -397,3 +397,107 @@ Result<boost::json::value> ApiClient::call(const std::string& method, const std:
 }
 
 }  // namespace pirus::cli
+
+namespace pirus::cli {
+
+namespace {
+
+struct StreamState {
+  const ApiClient::StreamTarget* target = nullptr;
+  long status = 0;
+  std::string error_body;  // a non-2xx answer's body
+  char errbuf[CURL_ERROR_SIZE] = {0};
+};
+
+size_t stream_header_cb(char* data, size_t size, size_t n, void* user) {
+  auto* st = static_cast<StreamState*>(user);
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    const auto sp = line.find(' ');
+    st->status = sp == std::string_view::npos ? 0 : std::atol(line.data() + sp + 1);
+  }
+  return size * n;
+}
+
+size_t stream_write_cb(char* data, size_t size, size_t n, void* user) {
+  auto* st = static_cast<StreamState*>(user);
+  const size_t len = size * n;
+  if (st->status >= 200 && st->status < 300) {
+    st->target->sink(std::string_view(data, len));
+  } else if (st->error_body.size() < 64 * 1024) {
+    st->error_body.append(data, len);
+  }
+  return len;
+}
+
+}  // namespace
+
+Status ApiClient::stream(const std::vector<StreamTarget>& targets) {
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr) return Status::internal("cannot initialise libcurl");
+  std::vector<StreamState> states(targets.size());
+  std::vector<CURL*> easies;
+  curl_slist* headers = curl_slist_append(nullptr, "Accept: text/plain");
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    CURL* c = curl_easy_init();
+    if (c == nullptr) continue;
+    states[i].target = &targets[i];
+    const std::string url = base_url_ + targets[i].path;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, states[i].errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, kConnectTimeoutSeconds);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, kKeepIdleSeconds);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, kKeepIntervalSeconds);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "pirus-cli");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, stream_header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &states[i]);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &states[i]);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, &states[i]);
+    curl_multi_add_handle(multi, c);
+    easies.push_back(c);
+  }
+  Status result = Status::ok();
+  int running = static_cast<int>(easies.size());
+  while (running > 0) {
+    CURLMcode mc = curl_multi_perform(multi, &running);
+    if (mc == CURLM_OK && running > 0) mc = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    if (mc != CURLM_OK) {
+      result = Status::internal(std::string("libcurl: ") + curl_multi_strerror(mc));
+      break;
+    }
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE || !result.is_ok()) continue;
+      StreamState* st = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &st);
+      const CURLcode rc = msg->data.result;
+      if (rc != CURLE_OK) {
+        std::string message =
+            std::string(kUnreachablePrefix) + base_url_ + ": " + curl_easy_strerror(rc);
+        if (st != nullptr && st->errbuf[0] != '\0') message += std::string(" (") + st->errbuf + ")";
+        result = Status::unavailable(std::move(message));
+      } else if (st != nullptr && (st->status < 200 || st->status >= 300)) {
+        HttpResult r;
+        r.status = st->status;
+        r.body = st->error_body;
+        result = status_from_http(r);
+      }
+      // The first failure ends the others: the caller reports it.
+      if (!result.is_ok()) running = 0;
+    }
+  }
+  for (CURL* c : easies) {
+    curl_multi_remove_handle(multi, c);
+    curl_easy_cleanup(c);
+  }
+  curl_multi_cleanup(multi);
+  curl_slist_free_all(headers);
+  return result;
+}
+
+}  // namespace pirus::cli

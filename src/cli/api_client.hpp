@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.hpp"
@@ -91,6 +92,16 @@ class ApiClient {
   // as a 204), any other one status_from_http(). `body`, when given, is sent as JSON.
   Result<boost::json::value> call(const std::string& method, const std::string& path,
                                   const boost::json::value* body = nullptr);
+
+  // A long-lived GET (a followed log): each 2xx body chunk goes to `sink` as it arrives.
+  struct StreamTarget {
+    std::string path;
+    std::function<void(std::string_view chunk)> sink;
+  };
+  // Runs every target at once (libcurl multi) until all have ended. OK when every body
+  // ended normally; otherwise the first failure: an HTTP error as status_from_http(), a
+  // body cut short or a server that went away as kUnavailable ("cannot reach ...").
+  Status stream(const std::vector<StreamTarget>& targets);
 
   struct Transfer;  // one transfer's state, shared with the libcurl callbacks
 

@@ -52,6 +52,8 @@ struct Args {
   std::int64_t id = 0;
   bool stderr_stream = false;
   int tail = 0;
+  bool follow = false;
+  std::string streams;  // logs -f: stdout, stderr or both
   double timeout = 0;
   std::string dir = ".";
   bool force = false;
@@ -288,7 +290,33 @@ int show(Session& s, std::int64_t id) {
   return kExitOk;
 }
 
+// Prints the job's stdout and/or stderr as they are written, until the job ends.
+int follow_logs(Session& s, const Args& a) {
+  std::string which = a.streams;
+  if (which.empty()) which = a.stderr_stream ? "stderr" : "both";
+  std::vector<ApiClient::StreamTarget> targets;
+  if (which == "stdout" || which == "both") {
+    targets.push_back({job_path(a.id) + "/logs/stdout?follow=true",
+                       [&s](std::string_view d) { s.out() << d << std::flush; }});
+  }
+  if (which == "stderr" || which == "both") {
+    targets.push_back({job_path(a.id) + "/logs/stderr?follow=true",
+                       [](std::string_view d) { std::cerr << d << std::flush; }});
+  }
+  Status st = s.client().stream(targets);
+  if (!st) {
+    s.out() << std::flush;
+    if (is_unreachable(st)) {
+      return s.fail(Status::unavailable("the log stream of job " + std::to_string(a.id) +
+                                        " broke before the job ended: " + st.message()));
+    }
+    return s.fail(st);
+  }
+  return kExitOk;
+}
+
 int logs(Session& s, const Args& a) {
+  if (a.follow) return follow_logs(s, a);
   std::string path = job_path(a.id) + "/logs/" + (a.stderr_stream ? "stderr" : "stdout");
   if (a.tail > 0) path += "?tail=" + std::to_string(a.tail);
   auto r = s.client().request("GET", path);
@@ -449,6 +477,11 @@ void add_job_commands(CLI::App& app, const std::shared_ptr<CommandEnv>& env) {
   auto* logs_cmd = with_id(cmd->add_subcommand("logs", "Print a job's stdout (or stderr)"), *args);
   logs_cmd->add_flag("--stderr", args->stderr_stream, "The stderr log instead of stdout");
   logs_cmd->add_option("--tail", args->tail, "Only the last N lines")->check(positive_arg());
+  logs_cmd->add_flag("-f,--follow", args->follow,
+                     "Print the output as it is written, until the job ends (stdout and stderr "
+                     "unless --stream or --stderr says otherwise)");
+  logs_cmd->add_option("--stream", args->streams, "With -f: stdout, stderr or both (default both)")
+      ->check(CLI::IsMember({"stdout", "stderr", "both"}));
   on_run(logs_cmd, env, [args](Session& s) { return logs(s, *args); });
 
   auto* monitor_cmd = with_id(

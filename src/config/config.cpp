@@ -249,6 +249,9 @@ const std::vector<Key>& keys() {
       double_key("jobs", "monitoring_interval", &Config::monitoring_interval, 0.2, 3600),
       int_key("jobs", "monitoring_history", &Config::monitoring_history, 8, 100000),
       size_key("limits", "max_database_size", &Config::max_database_bytes),
+      int_key("events", "queue_events", &Config::event_queue_events, 1, 1 << 20),
+      size_key("events", "queue_bytes", &Config::event_queue_bytes),
+      int_key("events", "heartbeat_seconds", &Config::event_heartbeat_seconds, 1, 3600),
   };
   return k;
 }

@@ -57,6 +57,11 @@ struct Config {
   std::int64_t job_log_bytes = 64LL << 20;         // per job and stream; 0 = no cap
   std::int64_t max_database_bytes = 100LL << 30;   // reference database archive and its contents
 
+  // [events] push channels (WebSocket/SSE): per-client queue bounds and keep-alive
+  std::int64_t event_queue_events = 1024;
+  std::int64_t event_queue_bytes = 4LL << 20;
+  std::int64_t event_heartbeat_seconds = 20;
+
   // Derived paths.
   std::string files_dir() const { return data_dir + "/files"; }
   std::string pipelines_dir() const { return data_dir + "/pipelines"; }

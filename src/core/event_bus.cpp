@@ -1,5 +1,6 @@
 #include "core/event_bus.hpp"
 
+#include <chrono>
 #include <vector>
 
 namespace pirus {
@@ -13,7 +14,11 @@ void EventBus::unsubscribe(std::uint64_t token) {
   handlers_.erase(token);
 }
 
-void EventBus::publish(const Event& event) {
+void EventBus::publish(Event event) {
+  event.seq = ++seq_;
+  event.time_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
   // A handler may unsubscribe itself (or others) while we iterate: copy the tokens first.
   std::vector<std::uint64_t> tokens;
   tokens.reserve(handlers_.size());

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/fs_util.hpp"
+#include "core/job_log_watcher.hpp"
 #include "core/offload.hpp"
 #include "core/workspace.hpp"
 
@@ -131,10 +132,19 @@ asio::awaitable<void> PipelineService::build(Id id) {
     req.image_name =
         "pirus-" + ctx_.instance_id.substr(0, 8) + "-pipeline-" + std::to_string(id) + ":latest";
     req.allow_network = ctx_.config.allow_build_network;
-    req.on_log = [log](std::string_view line) {
+    EventBus* bus = &ctx_.events;
+    req.on_log = [log, bus, id](std::string_view line) {
       *log << line;
       if (line.empty() || line.back() != '\n') *log << '\n';
       log->flush();
+      // Build output is a few hundred lines per install: each goes out as it comes.
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+      Event e;
+      e.kind = "pipeline_updated";
+      e.id = id;
+      e.data = {{"id", id}, {"status", "installing"}, {"phase", "building"}};
+      e.data["build_log"] = boost::json::array{boost::json::string(sanitize_utf8(line))};
+      bus->publish(std::move(e));
     };
     image = co_await ctx_.manager.build_image(std::move(req));
   }

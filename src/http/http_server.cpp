@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "http/http_internal.hpp"
+#include "http/streaming_internal.hpp"
 
 namespace pirus::http {
 
@@ -158,6 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void stop() {
     stopping_ = true;
     if (state_ == State::kIdle || state_ == State::kLingering) stream_.cancel();
+    if (stop_hook_) stop_hook_();  // a long-lived response or WebSocket finishes itself
   }
 
  private:
@@ -204,6 +206,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_address_;
   State state_ = State::kIdle;
   bool stopping_ = false;
+  std::function<void()> stop_hook_;  // set while a streaming response or WebSocket runs
+
+  detail::StreamContext stream_context() {
+    return {stream_, stop_hook_, stopping_, limits_.idle_timeout};
+  }
 };
 
 asio::awaitable<void> Session::run([[maybe_unused]] std::shared_ptr<Session> self) {
@@ -399,6 +406,16 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
     res = Response::problem(500, reason_phrase(500),
                             "the server failed while handling this request; its log has details");
   }
+  if (res.websocket) {
+    if (is_websocket_upgrade(req)) {
+      co_await detail::run_websocket(stream_context(), req, res);
+      co_return Outcome::kClose;
+    }
+    res =
+        Response::problem(426, "Upgrade Required",
+                          req.path + " is a WebSocket endpoint: send a WebSocket upgrade request");
+    res.headers["Upgrade"] = "websocket";
+  }
   co_return co_await respond(res, &req, version, head, keep, false);
 }
 
@@ -554,6 +571,11 @@ asio::awaitable<Session::Outcome> Session::respond(Response& res, const Request*
 asio::awaitable<bool> Session::write_response(Response& res, const Request* req, unsigned version,
                                               bool head, bool keep) {
   if (!res.file_path.empty()) co_return co_await write_file(res, req, version, head, keep);
+  if (res.stream) {
+    // A long-lived body ends with the connection: no keep-alive after it.
+    co_await detail::run_chunked(stream_context(), res, version, head);
+    co_return false;
+  }
   if (res.status < 100 || res.status > 599) {
     spdlog::error("http: a handler answered with status {}", res.status);
     res = Response::problem(500, reason_phrase(500), "the handler gave an invalid status");

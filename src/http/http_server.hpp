@@ -66,6 +66,9 @@ struct Request {
   std::optional<std::string> query_param(const std::string& name) const;  // first value
 };
 
+class StreamWriter;  // http/streaming.hpp
+class WebSocket;     // http/streaming.hpp
+
 struct Response {
   int status = 200;
   std::map<std::string, std::string> headers;
@@ -77,6 +80,14 @@ struct Response {
   // -1: the whole file, Range honoured.
   std::int64_t file_offset = 0;
   std::int64_t file_length = -1;
+  // A body produced over time (server-sent events, a followed log): the status and headers
+  // go out at once, then `stream` sends chunks (Transfer-Encoding: chunked) until it
+  // returns; the connection closes afterwards. Contract in http/streaming.hpp.
+  std::function<asio::awaitable<void>(StreamWriter&)> stream;
+  // Set by the handler of a WebSocket upgrade request: the server completes the handshake
+  // and the connection then belongs to `websocket` until it returns. A request that is not
+  // an upgrade gets 426 instead.
+  std::function<asio::awaitable<void>(WebSocket&)> websocket;
 
   static Response json(int status, const boost::json::value& v);
   // RFC 9457 problem: {"type","title","status","detail"} as application/problem+json.
@@ -89,6 +100,9 @@ struct Response {
 };
 
 using Handler = std::function<asio::awaitable<Response>(Request&)>;
+
+// True for a request asking to become a WebSocket (GET with Upgrade: websocket).
+bool is_websocket_upgrade(const Request& req);
 
 struct Route {
   std::string method;

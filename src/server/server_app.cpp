@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include "api/event_hub.hpp"
 #include "api/rest_api.hpp"
 #include "common/fs_util.hpp"
 #include "core/database_service.hpp"
 #include "core/file_service.hpp"
+#include "core/job_log_watcher.hpp"
 #include "core/job_service.hpp"
 #include "core/pipeline_service.hpp"
 #include "http/http_server.hpp"
@@ -120,8 +122,14 @@ int run_server(const Config& config) {
   limits.max_file_body = std::max(config.max_upload_bytes, config.max_package_bytes);
   limits.temp_dir = config.tmp_dir();
   http::Server server(io, limits);
+  JobLogWatcher job_logs(io.get_executor(), events, config.jobs_dir());
+  api::EventLimits event_limits;
+  event_limits.queue_events = static_cast<std::size_t>(config.event_queue_events);
+  event_limits.queue_bytes = static_cast<std::size_t>(config.event_queue_bytes);
+  event_limits.heartbeat = std::chrono::seconds(config.event_heartbeat_seconds);
+  api::EventHub hub(io.get_executor(), events, &job_logs, event_limits);
   UploadService uploads(ctx);
-  api::register_rest_api(server, {ctx, pipelines, files, jobs, databases, &uploads});
+  api::register_rest_api(server, {ctx, pipelines, files, jobs, databases, &uploads, &hub});
   if (Status st = server.listen(config.listen_address, config.listen_port); !st) {
     spdlog::error("{}", st.message());
     return 1;
@@ -167,12 +175,16 @@ int run_server(const Config& config) {
         [&]() -> asio::awaitable<void> {
           asio::steady_timer t(io);
           auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-          while (jobs.busy() > 0 && std::chrono::steady_clock::now() < deadline) {
+          // Event clients get their goodbye (close frame, SSE close event) for up to 2 s.
+          auto clients_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+          while ((jobs.busy() > 0 && std::chrono::steady_clock::now() < deadline) ||
+                 (hub.client_count() > 0 && std::chrono::steady_clock::now() < clients_deadline)) {
             t.expires_after(std::chrono::milliseconds(50));
             boost::system::error_code wait_ec;
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
           }
           manager.shutdown();
+          job_logs.shutdown();
           io.stop();
         },
         asio::detached);
