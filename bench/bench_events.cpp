@@ -43,7 +43,7 @@
 #include <vector>
 
 #include "cli/api_client.hpp"
-#include "server/listen_banner.hpp"
+#include "support/bench_support.hpp"
 
 namespace {
 
@@ -52,8 +52,8 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using pirus::cli::ApiClient;
+using namespace pirus::bench;  // NOLINT(google-build-using-namespace): bench helpers
 
 struct Options {
   int clients = 1000;
@@ -61,52 +61,6 @@ struct Options {
   int seconds = 10;
   int timeout_s = 600;
 };
-
-std::atomic<pid_t> g_server{-1};
-fs::path g_work;
-
-void cleanup() {
-  if (pid_t pid = g_server.exchange(-1); pid > 0) {
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1500 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, WNOHANG);
-  }
-  if (!g_work.empty()) {
-    std::error_code ec;
-    fs::remove_all(g_work, ec);
-  }
-}
-
-[[noreturn]] void fail(const std::string& message) {
-  std::cerr << "bench_events: error: " << message << std::endl;
-  cleanup();
-  std::exit(1);
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-double cpu_seconds(pid_t pid) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -209,7 +163,7 @@ Result measure(ApiClient& api, int port, pid_t server, std::int64_t pipeline, in
   while (run.finished < run.connected || run.connected == 0) {
     if (!started && run.first_event_us != 0) {
       started = true;
-      cpu0 = cpu_seconds(server);
+      cpu0 = process_cpu_s(server);
       t0 = Clock::now();
     }
     if (Clock::now() - begin > std::chrono::seconds(o.seconds + 90)) {
@@ -222,7 +176,7 @@ Result measure(ApiClient& api, int port, pid_t server, std::int64_t pipeline, in
     std::printf("note: %d of %d clients had not seen the job end after %d s\n",
                 run.connected - run.finished, run.connected.load(), o.seconds + 90);
   }
-  const double cpu1 = cpu_seconds(server);
+  const double cpu1 = process_cpu_s(server);
   const double wall = started ? std::chrono::duration<double>(Clock::now() - t0).count() : 0;
   loop.join();
   Result res;
@@ -258,6 +212,7 @@ void print(const char* label, const Result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  set_program_name("bench_events");
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -277,12 +232,7 @@ int main(int argc, char** argv) {
       fail("unknown option " + a + " (--clients N --rate HZ --seconds S --timeout S)");
     }
   }
-  std::thread([t = o.timeout_s] {
-    std::this_thread::sleep_for(std::chrono::seconds(t));
-    std::cerr << "bench_events: timed out" << std::endl;
-    cleanup();
-    std::_Exit(3);
-  }).detach();
+  start_watchdog(o.timeout_s);
 
   // Each client is a descriptor here and one in the server (which inherits the limit).
   rlimit lim{};
@@ -295,10 +245,14 @@ int main(int argc, char** argv) {
 
   char tmpl[] = "/tmp/pirus-bench-events-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) fail("mkdtemp failed");
-  g_work = tmpl;
-  const fs::path data = g_work / "data";
-  const fs::path log = g_work / "server.log";
-  const fs::path pkg = g_work / "pkg";
+  const fs::path work = tmpl;
+  add_cleanup([work] {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+  });
+  const fs::path data = work / "data";
+  const fs::path log = work / "server.log";
+  const fs::path pkg = work / "pkg";
   fs::create_directories(pkg);
   const int pause_us = 1000000 / std::max(1, o.rate);
   const int lines = o.rate * o.seconds;
@@ -311,39 +265,24 @@ int main(int argc, char** argv) {
                                   << " ]; do echo \"tick $i\"; i=$((i+1)); usleep " << pause_us
                                   << "; done\n";
   }
-  const fs::path zip = g_work / "ticker.zip";
+  const fs::path zip = work / "ticker.zip";
   const std::string zip_cmd = "cd '" + pkg.string() + "' && zip -q -X '" + zip.string() +
                               "' manifest.json Dockerfile run.sh";
   if (std::system(zip_cmd.c_str()) != 0) fail("zip failed");
 
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    std::string d = data.string();
-    execl(PIRUS_BINARY, PIRUS_BINARY, "server", "--data-dir", d.c_str(), "--listen", "127.0.0.1:0",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::close(fd);
-  g_server = pid;
-  int port = 0;
-  for (int i = 0; i < 1500 && port == 0; ++i) {
-    if (auto p = pirus::parse_listening_port(read_text(log))) port = *p;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (port == 0) fail("the server did not start; its log:\n" + read_text(log));
-  ApiClient api("http://127.0.0.1:" + std::to_string(port));
-  for (int i = 0; i < 300; ++i) {
-    auto h = api.request("GET", "/api/v1/health");
-    if (h && h->status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  ServerProcess server = start_server(data.string(), log.string());
+  const pid_t pid = server.pid;
+  const int port = server.port;
+  ApiClient api(server.base_url());
   auto installed =
       api.upload("/api/v1/pipelines?filename=ticker.zip", zip.string(), "application/zip");
   if (!installed || installed->status != 202) fail("installing the ticker pipeline failed");
   const std::int64_t pipeline = json::parse(installed->body).at("id").to_number<std::int64_t>();
+  // Runs before the server stops (cleanups run last-in first-out): no image is left behind.
+  add_cleanup([url = server.base_url(), pipeline] {
+    ApiClient c(url);
+    (void)c.request("DELETE", "/api/v1/pipelines/" + std::to_string(pipeline));
+  });
   for (int i = 0;; ++i) {
     auto p = api.call("GET", "/api/v1/pipelines/" + std::to_string(pipeline));
     if (p && p->at("status").as_string() == "ready") break;
@@ -360,6 +299,6 @@ int main(int argc, char** argv) {
   if (many.clients < o.clients) {
     std::printf("note: only %d of %d clients connected\n", many.clients, o.clients);
   }
-  cleanup();
+  run_cleanups();
   return 0;
 }

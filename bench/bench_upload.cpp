@@ -36,14 +36,14 @@
 #include "cli/api_client.hpp"
 #include "cli/tus_upload.hpp"
 #include "common/sha256.hpp"
-#include "server/listen_banner.hpp"
+#include "support/bench_support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using pirus::cli::ApiClient;
+using namespace pirus::bench;  // NOLINT(google-build-using-namespace): bench helpers
 
 constexpr const char* kProgram = "bench_upload";
 
@@ -53,96 +53,8 @@ struct Options {
   int timeout_s = 900;
 };
 
-std::string g_dir;  // removed at exit
-std::atomic<pid_t> g_server{-1};
-
-void cleanup() {
-  pid_t pid = g_server.exchange(-1);
-  if (pid > 0) {
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-  }
-  if (!g_dir.empty()) {
-    std::error_code ec;
-    fs::remove_all(g_dir, ec);
-  }
-}
-
-[[noreturn]] void fail(const std::string& message) {
-  std::cerr << kProgram << ": error: " << message << std::endl;
-  cleanup();
-  std::exit(1);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string fmt(double v, int decimals = 1) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-long peak_rss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
-double cpu_seconds(pid_t pid) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  std::istringstream in(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-int start_server(const std::string& data_dir, const std::string& log_path) {
-  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create " + log_path);
-  std::vector<std::string> args = {
-      PIRUS_BINARY, "server",      "--data-dir", data_dir,
-      "--listen",   "127.0.0.1:0", "--set",      "limits.max_upload_size=1T"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) fail("fork failed");
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  ::close(fd);
-  g_server = pid;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    if (auto port = pirus::parse_listening_port(read_text(log_path))) return *port;
-    if (Clock::now() > deadline) fail("the server did not start:\n" + read_text(log_path));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 std::int64_t id_from_location(const std::string& location) {
@@ -192,6 +104,7 @@ double copy_baseline(const std::string& from, const std::string& to) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  set_program_name(kProgram);
   Options opt;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -210,19 +123,18 @@ int main(int argc, char** argv) {
       return a == "--help" ? 0 : 2;
     }
   }
-  std::thread([t = opt.timeout_s] {
-    std::this_thread::sleep_for(std::chrono::seconds(t));
-    std::cerr << kProgram << ": timed out; cleaning up" << std::endl;
-    cleanup();
-    std::_Exit(3);
-  }).detach();
+  start_watchdog(opt.timeout_s);
 
   char templ[] = "/tmp/pirus-bench-upload-XXXXXX";
   if (::mkdtemp(templ) == nullptr) fail("mkdtemp failed");
-  g_dir = templ;
-  ::setenv("XDG_STATE_HOME", (g_dir + "/state").c_str(), 1);
-  const std::string data = g_dir + "/data";
-  const std::string source = g_dir + "/source.bin";
+  const std::string dir = templ;
+  add_cleanup([dir] {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  });
+  ::setenv("XDG_STATE_HOME", (dir + "/state").c_str(), 1);
+  const std::string data = dir + "/data";
+  const std::string source = dir + "/source.bin";
   const std::int64_t size = opt.size_mb << 20;
   {
     std::ofstream out(source, std::ios::binary);
@@ -233,38 +145,40 @@ int main(int argc, char** argv) {
       out.write(reinterpret_cast<const char*>(block.data()), 1 << 20);
     }
   }
-  const int port = start_server(data, g_dir + "/server.log");
-  ApiClient client("http://127.0.0.1:" + std::to_string(port));
-  const long rss_before = peak_rss_kb(g_server);
+  ServerProcess server =
+      start_server(data, dir + "/server.log", {"limits.max_upload_size=1T"}, false);
+  ApiClient client(server.base_url());
+  const double rss_before = read_memory(server.pid).hwm_mb;
 
   std::vector<double> cp_s, single_s, cli_s, single_cpu, cli_cpu;
   for (int run = 0; run < opt.runs; ++run) {
     cp_s.push_back(copy_baseline(source, data + "/files/cp-baseline.bin"));
-    double before = cpu_seconds(g_server);
+    double before = process_cpu_s(server.pid);
     single_s.push_back(tus_single_patch(client, source, size));
-    single_cpu.push_back(cpu_seconds(g_server) - before);
-    before = cpu_seconds(g_server);
+    single_cpu.push_back(process_cpu_s(server.pid) - before);
+    before = process_cpu_s(server.pid);
     cli_s.push_back(tus_cli(client, source));
-    cli_cpu.push_back(cpu_seconds(g_server) - before);
+    cli_cpu.push_back(process_cpu_s(server.pid) - before);
     std::cerr << "run " << run + 1 << ": cp " << fmt(cp_s.back(), 2) << " s, tus "
               << fmt(single_s.back(), 2) << " s, cli " << fmt(cli_s.back(), 2) << " s\n";
   }
-  const long rss_after = peak_rss_kb(g_server);
+  const double rss_after = read_memory(server.pid).hwm_mb;
   const double mb = static_cast<double>(size) / 1e6;
-  const double cp_rate = mb / median(cp_s);
-  const double single_rate = mb / median(single_s);
-  const double cli_rate = mb / median(cli_s);
+  const double cp_rate = mb / quantile(cp_s, 0.5);
+  const double single_rate = mb / quantile(single_s, 0.5);
+  const double cli_rate = mb / quantile(cli_s, 0.5);
   std::cout << "file: " << opt.size_mb << " MiB of random bytes, " << opt.runs << " runs, medians\n"
             << "cp (baseline):                 " << fmt(cp_rate) << " MB/s\n"
             << "TUS, one PATCH:                " << fmt(single_rate) << " MB/s  ratio "
             << fmt(single_rate / cp_rate, 2) << "x (target >= 0.8x)\n"
             << "TUS, CLI (16 MiB chunks+sha):  " << fmt(cli_rate) << " MB/s  ratio "
             << fmt(cli_rate / cp_rate, 2) << "x\n"
-            << "server CPU per GiB: one PATCH " << fmt(median(single_cpu) * (1 << 30) / size, 2)
-            << " s, CLI " << fmt(median(cli_cpu) * (1 << 30) / size, 2) << " s (all threads)\n"
+            << "server CPU per GiB: one PATCH "
+            << fmt(quantile(single_cpu, 0.5) * (1 << 30) / size, 2) << " s, CLI "
+            << fmt(quantile(cli_cpu, 0.5) * (1 << 30) / size, 2) << " s (all threads)\n"
             << "load average at the end: " << read_text("/proc/loadavg")
-            << "server VmHWM: " << fmt(rss_before / 1024.0) << " MB before, "
-            << fmt(rss_after / 1024.0) << " MB after\n";
-  cleanup();
+            << "server VmHWM: " << fmt(rss_before) << " MB before, " << fmt(rss_after)
+            << " MB after\n";
+  run_cleanups();
   return 0;
 }
