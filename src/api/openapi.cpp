@@ -175,13 +175,7 @@ const char* base_document() {
   "/api/v1/pipelines/{id}": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "get": {
@@ -223,13 +217,7 @@ const char* base_document() {
   "/api/v1/pipelines/{id}/form": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     },
     {
      "name": "inputs",
@@ -262,13 +250,7 @@ const char* base_document() {
   "/api/v1/pipelines/{id}/documents/{name}": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     },
     {
      "name": "name",
@@ -301,13 +283,7 @@ const char* base_document() {
   "/api/v1/pipelines/{id}/build-log": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "get": {
@@ -435,13 +411,7 @@ const char* base_document() {
   "/api/v1/files/{id}": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "get": {
@@ -480,13 +450,7 @@ const char* base_document() {
   "/api/v1/files/{id}/content": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "get": {
@@ -621,13 +585,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "get": {
@@ -666,13 +624,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}/pause": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "post": {
@@ -700,13 +652,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}/resume": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "post": {
@@ -734,13 +680,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}/cancel": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "post": {
@@ -768,13 +708,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}/logs/{stream}": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     },
     {
      "name": "stream",
@@ -864,13 +798,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}/monitoring": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "get": {
@@ -1013,13 +941,7 @@ const char* base_document() {
   "/api/v1/jobs/{id}/notify": {
    "parameters": [
     {
-     "name": "id",
-     "in": "path",
-     "required": true,
-     "schema": {
-      "type": "integer",
-      "minimum": 1
-     }
+     "$ref": "#/components/parameters/Id"
     }
    ],
    "post": {
@@ -1638,6 +1560,17 @@ const char* base_document() {
     "type": "http",
     "scheme": "bearer",
     "description": "The job's notify token (PIRUS_NOTIFY_TOKEN)"
+   }
+  },
+  "parameters": {
+   "Id": {
+    "name": "id",
+    "in": "path",
+    "required": true,
+    "schema": {
+     "type": "integer",
+     "minimum": 1
+    }
    }
   }
  }
