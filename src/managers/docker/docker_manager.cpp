@@ -845,8 +845,21 @@ void DockerManager::shutdown() {
   for (asio::steady_timer* t : st.sleepers) t->cancel();
 }
 
-asio::awaitable<Result<std::string>> DockerManager::build_image(BuildRequest request) {
-  auto st = st_;
+namespace {
+
+// dockerd's classic builder resolves cached layers by id while it builds; when another build
+// or an image removal (pruning untagged parents) deletes such a layer meanwhile, the build
+// fails with one of these, although nothing is wrong with the package. Building again
+// rebuilds the missing layer.
+bool is_layer_cache_race(const Status& st) {
+  const std::string& m = st.message();
+  return m.find("failed to get digest") != std::string::npos ||
+         m.find("No such image") != std::string::npos ||
+         m.find("layer does not exist") != std::string::npos;
+}
+
+asio::awaitable<Result<std::string>> build_once(std::shared_ptr<docker::ManagerState> st,
+                                                const BuildRequest& request) {
   const std::string context = "building image " + request.image_name;
   if (request.image_name.empty()) co_return Status::invalid(context + ": no image name");
   if (::access(request.context_tar_path.c_str(), R_OK) != 0) {
@@ -890,6 +903,23 @@ asio::awaitable<Result<std::string>> DockerManager::build_image(BuildRequest req
   if (output.error()) co_return Status::invalid(context + ": " + *output.error());
   if (!end.is_ok()) co_return end.with_context(context);
   co_return request.image_name;
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::string>> DockerManager::build_image(BuildRequest request) {
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    Result<std::string> built = co_await build_once(st_, request);
+    if (built.is_ok() || attempt == kAttempts || !is_layer_cache_race(built.status())) {
+      co_return built;
+    }
+    if (request.on_log) {
+      request.on_log(
+          "[pirus] the engine lost a cached layer during the build (a concurrent "
+          "build or image removal); building again\n");
+    }
+  }
 }
 
 asio::awaitable<Status> DockerManager::remove_image(std::string image) {
