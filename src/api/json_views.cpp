@@ -108,16 +108,4 @@ json::object job_json(const Job& j) {
   return o;
 }
 
-json::object stats_json(const JobStats& s) {
-  return {{"cpu_percent", s.cpu_percent},
-          {"memory_bytes", s.memory_bytes},
-          {"memory_limit_bytes", s.memory_limit_bytes},
-          {"block_read_bytes", s.block_read_bytes},
-          {"block_write_bytes", s.block_write_bytes},
-          {"net_rx_bytes", s.net_rx_bytes},
-          {"net_tx_bytes", s.net_tx_bytes},
-          {"pids", s.pids},
-          {"sampled_at", time_json(s.sampled_at)}};
-}
-
 }  // namespace pirus::api

@@ -15,6 +15,5 @@ boost::json::object file_json(const File& f, const std::vector<File>& companions
 // `detail` adds the manifest and the form.
 boost::json::object pipeline_json(const Pipeline& p, bool detail);
 boost::json::object job_json(const Job& j);
-boost::json::object stats_json(const JobStats& s);
 
 }  // namespace pirus::api

@@ -131,20 +131,25 @@ Response options_response() {
   return res;
 }
 
+// A required header holding a byte count (Upload-Length, Upload-Offset).
+Result<std::int64_t> count_header(const Request& req, const char* lower_name, const char* name) {
+  auto text = req.header(lower_name);
+  if (!text) return Status::invalid(std::string("the ") + name + " header is missing");
+  auto count = parse_count(*text);
+  if (!count) {
+    return Status::invalid(std::string(name) + " must be a non-negative integer, got '" + *text +
+                           "'");
+  }
+  return *count;
+}
+
 asio::awaitable<Response> create_upload(Services s, Request& req) {
   if (auto refused = check_version(req)) co_return *refused;
   if (req.header("upload-defer-length")) {
     co_return tus_problem(400, "Bad Request", "Upload-Defer-Length is not supported");
   }
-  auto length_text = req.header("upload-length");
-  if (!length_text)
-    co_return tus_problem(400, "Bad Request", "the Upload-Length header is missing");
-  auto length = parse_count(*length_text);
-  if (!length) {
-    co_return tus_problem(
-        400, "Bad Request",
-        "Upload-Length must be a non-negative integer, got '" + *length_text + "'");
-  }
+  auto length = count_header(req, "upload-length", "Upload-Length");
+  if (!length) co_return tus_problem(400, "Bad Request", length.status().message());
   NewUpload nu;
   nu.length = *length;
   if (auto meta_text = req.header("upload-metadata")) {
@@ -202,15 +207,8 @@ asio::awaitable<Response> patch_upload(Services s, Request& req) {
     co_return tus_problem(415, "Unsupported Media Type",
                           std::string("a PATCH body must be ") + kOffsetType);
   }
-  auto offset_text = req.header("upload-offset");
-  if (!offset_text)
-    co_return tus_problem(400, "Bad Request", "the Upload-Offset header is missing");
-  auto offset = parse_count(*offset_text);
-  if (!offset) {
-    co_return tus_problem(
-        400, "Bad Request",
-        "Upload-Offset must be a non-negative integer, got '" + *offset_text + "'");
-  }
+  auto offset = count_header(req, "upload-offset", "Upload-Offset");
+  if (!offset) co_return tus_problem(400, "Bad Request", offset.status().message());
   AppendRequest ar;
   ar.id = *id;
   ar.offset = *offset;

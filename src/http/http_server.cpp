@@ -391,21 +391,7 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
     req.body_size = static_cast<std::int64_t>(req.body.size());
   }
 
-  Response res;
-  bool failed = false;
-  try {
-    res = co_await route.handler(req);
-  } catch (const std::exception& e) {
-    spdlog::error("http: {} {} failed: {}", req.method, req.target, e.what());
-    failed = true;
-  } catch (...) {
-    spdlog::error("http: {} {} failed with an unknown exception", req.method, req.target);
-    failed = true;
-  }
-  if (failed) {
-    res = Response::problem(500, reason_phrase(500),
-                            "the server failed while handling this request; its log has details");
-  }
+  Response res = co_await invoke_handler(route, req);
   if (res.websocket) {
     if (is_websocket_upgrade(req)) {
       co_await detail::run_websocket(stream_context(), req, res);
