@@ -26,6 +26,7 @@
 
 #include "managers/docker/docker_client.hpp"
 #include "managers/docker/log_demuxer.hpp"
+#include "managers/docker/log_entries.hpp"
 #include "managers/docker/stats_math.hpp"
 #include "managers/log_cap.hpp"
 
@@ -46,6 +47,8 @@ constexpr milliseconds kLogDrainGrace = 5s;
 constexpr milliseconds kExitRecheck = 10s;
 constexpr milliseconds kFirstBackoff = 100ms;
 constexpr milliseconds kMaxBackoff = 5s;
+// Timestamped, so that LogEntries can tell a repeated entry from a new one.
+constexpr const char* kFollowLogsQuery = "/logs?follow=1&stdout=1&stderr=1&timestamps=1";
 
 }  // namespace
 
@@ -60,9 +63,9 @@ struct Watched {
   bool logs_done = false;
   bool die_seen = false;
   std::optional<ExitInfo> exit;  // known once the die has been inspected
-  // Bytes of each stream in the files since log_base: what a catch-up read skips.
-  std::int64_t written_out = 0;
-  std::int64_t written_err = 0;
+  // What of the engine's timestamped record the files hold since log_base: a repeat or a
+  // catch-up read passes on only what is new.
+  LogEntries entries;
   // What the files keep of each stream since log_base (limits.job_log_size).
   LogCap cap_out;
   LogCap cap_err;
@@ -260,8 +263,7 @@ class LogFiles {
     PIRUS_RETURN_IF_ERROR(open_one(w.stdout_path, out_, base ? &base->first : nullptr));
     PIRUS_RETURN_IF_ERROR(open_one(w.stderr_path, err_, base ? &base->second : nullptr));
     if (!base) base.emplace(size_of(out_), size_of(err_));
-    w.written_out = 0;
-    w.written_err = 0;
+    w.entries = LogEntries{};
     w.cap_out = LogCap(log_limit);
     w.cap_err = LogCap(log_limit);
     return Status::ok();
@@ -277,7 +279,6 @@ class LogFiles {
   // the cap, data is only counted.
   void write(Watched& w, LogStream s, std::string_view data) {
     const bool out = s == LogStream::kStdout;
-    (out ? w.written_out : w.written_err) += static_cast<std::int64_t>(data.size());
     LogCap& cap = out ? w.cap_out : w.cap_err;
     const LogCap::Admitted admitted = cap.admit(data);
     const int fd = out ? out_ : err_;
@@ -331,13 +332,16 @@ asio::awaitable<Status> catch_up_logs(StatePtr st, WatchedPtr w) {
   LogFiles files;
   if (Status s = files.open_append(*w); !s.is_ok()) co_return s;
   const std::string target = "/containers/" + w->cid + "/logs?stdout=" + (want_out ? "1" : "0") +
-                             "&stderr=" + (want_err ? "1" : "0");
+                             "&stderr=" + (want_err ? "1" : "0") + "&timestamps=1";
   auto opened = co_await open_get_stream(st, target);
   if (!opened.is_ok()) co_return opened.status();
   auto stream = *opened;
-  std::int64_t skip_out = w->written_out;
-  std::int64_t skip_err = w->written_err;
+  w->entries.begin_replay();
   std::int64_t appended = 0;
+  const LogEntries::Out append = [&](LogStream s, std::string_view d) {
+    appended += static_cast<std::int64_t>(d.size());
+    files.write(*w, s, d);
+  };
   LogDemuxer demux;
   std::vector<char> buf(64 * 1024);
   for (;;) {
@@ -345,15 +349,7 @@ asio::awaitable<Status> catch_up_logs(StatePtr st, WatchedPtr w) {
     if (!n.is_ok()) co_return n.status();
     if (*n == 0) break;
     if (st->stopped || w->forgotten) co_return Status::ok();
-    demux.feed({buf.data(), *n}, [&](LogStream s, std::string_view d) {
-      std::int64_t& skip = s == LogStream::kStdout ? skip_out : skip_err;
-      const auto drop = static_cast<std::size_t>(std::min<std::int64_t>(skip, d.size()));
-      skip -= static_cast<std::int64_t>(drop);
-      d.remove_prefix(drop);
-      if (d.empty()) return;
-      appended += static_cast<std::int64_t>(d.size());
-      files.write(*w, s, d);
-    });
+    demux.feed({buf.data(), *n}, [&](const LogPiece& p) { w->entries.feed(p, append); });
   }
   if (appended > 0) {
     spdlog::debug("docker: job {}: {} log bytes recovered after the follow stream ended", w->job_id,
@@ -500,8 +496,7 @@ asio::awaitable<void> log_loop(StatePtr st, WatchedPtr w) {
       spdlog::error("docker: job {}: {}", w->job_id, s.message());
       break;
     }
-    auto opened =
-        co_await open_get_stream(st, "/containers/" + w->cid + "/logs?follow=1&stdout=1&stderr=1");
+    auto opened = co_await open_get_stream(st, "/containers/" + w->cid + kFollowLogsQuery);
     if (st->stopped || w->finished) {
       if (opened.is_ok()) (*opened)->close();
       co_return;
@@ -516,6 +511,7 @@ asio::awaitable<void> log_loop(StatePtr st, WatchedPtr w) {
     }
     auto stream = *opened;
     w->log_stream = stream;
+    const LogEntries::Out write = [&](LogStream s, std::string_view d) { files.write(*w, s, d); };
     LogDemuxer demux;
     Status end;
     for (;;) {
@@ -526,7 +522,7 @@ asio::awaitable<void> log_loop(StatePtr st, WatchedPtr w) {
       }
       if (*n == 0) break;
       if (st->stopped || w->finished) co_return;
-      demux.feed({buf.data(), *n}, [&](LogStream s, std::string_view d) { files.write(*w, s, d); });
+      demux.feed({buf.data(), *n}, [&](const LogPiece& p) { w->entries.feed(p, write); });
     }
     if (w->log_stream == stream) w->log_stream.reset();
     if (st->stopped || w->finished) co_return;

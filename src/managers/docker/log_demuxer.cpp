@@ -19,10 +19,13 @@ void LogDemuxer::feed(std::string_view data, const Sink& sink) {
                    static_cast<std::uint32_t>(header_[5]) << 16 |
                    static_cast<std::uint32_t>(header_[6]) << 8 |
                    static_cast<std::uint32_t>(header_[7]);
+      frame_size_ = remaining_;
       continue;
     }
     const std::size_t take = std::min<std::size_t>(remaining_, data.size());
-    sink(current_, data.substr(0, take));
+    const LogPiece piece{current_, data.substr(0, take), remaining_ == frame_size_,
+                         take == remaining_};
+    sink(piece);
     remaining_ -= static_cast<std::uint32_t>(take);
     data.remove_prefix(take);
   }

@@ -15,9 +15,18 @@ namespace pirus::docker {
 
 enum class LogStream { kStdout, kStderr };
 
+// Part of one frame's payload, with where it sits in its frame: the engine's entries are
+// frames, and readers of timestamped logs need to know where an entry starts and ends.
+struct LogPiece {
+  LogStream stream = LogStream::kStdout;
+  std::string_view data;
+  bool begins_frame = false;
+  bool ends_frame = false;
+};
+
 class LogDemuxer {
  public:
-  using Sink = std::function<void(LogStream stream, std::string_view payload)>;
+  using Sink = std::function<void(const LogPiece& piece)>;
 
   void feed(std::string_view data, const Sink& sink);
   // True when no frame is half-read: the stream so far ended cleanly.
@@ -27,6 +36,7 @@ class LogDemuxer {
   std::array<unsigned char, 8> header_{};
   std::size_t header_len_ = 0;
   std::uint32_t remaining_ = 0;  // payload bytes still due for the current frame
+  std::uint32_t frame_size_ = 0;
   LogStream current_ = LogStream::kStdout;
 };
 

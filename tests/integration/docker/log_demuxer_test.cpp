@@ -27,7 +27,7 @@ struct Collected {
 };
 
 LogDemuxer::Sink sink_into(Collected& c) {
-  return [&c](LogStream s, std::string_view d) { (s == LogStream::kStdout ? c.out : c.err) += d; };
+  return [&c](const LogPiece& p) { (p.stream == LogStream::kStdout ? c.out : c.err) += p.data; };
 }
 
 // A payload longer than 255 bytes exercises every byte of the big-endian size.
