@@ -2,9 +2,11 @@
 // `cp` of the same file.
 //
 // Writes a --size MB file of random bytes, then for --runs rounds measures:
-//   - baseline: `cp` of the file into the server's data directory's filesystem;
+//   - baselines: `cp` of the file into the server's data directory's filesystem, and `cp`
+//     then `sync` of the copy (the server flushes a completed upload to the disk);
 //   - tus, one PATCH: POST /api/v1/uploads, then the whole file in one PATCH (no chunk
-//     checksum), until the server's 204 (which comes after the file is complete and hashed);
+//     checksum), until the server's 204 (which comes after the file is complete, hashed and
+//     flushed);
 //   - tus, CLI: what `pirus file upload` does (16 MiB chunks, each with Upload-Checksum).
 // Each completed upload is deleted before the next round. Prints the median MB/s of each and
 // the ratios to cp, plus the server's peak RSS (VmHWM) before and after.
@@ -92,9 +94,12 @@ double tus_cli(ApiClient& client, const std::string& path) {
   return s;
 }
 
-double copy_baseline(const std::string& from, const std::string& to) {
+// `cp`, and with `durable` also `sync` of the copy: a completed upload is flushed to the disk
+// before the server reports it, so that is the like-for-like baseline.
+double copy_baseline(const std::string& from, const std::string& to, bool durable) {
   const auto start = Clock::now();
-  const std::string cmd = "cp '" + from + "' '" + to + "'";
+  std::string cmd = "cp '" + from + "' '" + to + "'";
+  if (durable) cmd += " && sync '" + to + "'";
   if (std::system(cmd.c_str()) != 0) fail("cp failed");
   const double s = seconds_since(start);
   fs::remove(to);
@@ -150,29 +155,35 @@ int main(int argc, char** argv) {
   ApiClient client(server.base_url());
   const double rss_before = read_memory(server.pid).hwm_mb;
 
-  std::vector<double> cp_s, single_s, cli_s, single_cpu, cli_cpu;
+  std::vector<double> cp_s, cp_sync_s, single_s, cli_s, single_cpu, cli_cpu;
   for (int run = 0; run < opt.runs; ++run) {
-    cp_s.push_back(copy_baseline(source, data + "/files/cp-baseline.bin"));
+    cp_s.push_back(copy_baseline(source, data + "/files/cp-baseline.bin", false));
+    cp_sync_s.push_back(copy_baseline(source, data + "/files/cp-baseline.bin", true));
     double before = process_cpu_s(server.pid);
     single_s.push_back(tus_single_patch(client, source, size));
     single_cpu.push_back(process_cpu_s(server.pid) - before);
     before = process_cpu_s(server.pid);
     cli_s.push_back(tus_cli(client, source));
     cli_cpu.push_back(process_cpu_s(server.pid) - before);
-    std::cerr << "run " << run + 1 << ": cp " << fmt(cp_s.back(), 2) << " s, tus "
-              << fmt(single_s.back(), 2) << " s, cli " << fmt(cli_s.back(), 2) << " s\n";
+    std::cerr << "run " << run + 1 << ": cp " << fmt(cp_s.back(), 2) << " s, cp+sync "
+              << fmt(cp_sync_s.back(), 2) << " s, tus " << fmt(single_s.back(), 2) << " s, cli "
+              << fmt(cli_s.back(), 2) << " s\n";
   }
   const double rss_after = read_memory(server.pid).hwm_mb;
   const double mb = static_cast<double>(size) / 1e6;
   const double cp_rate = mb / quantile(cp_s, 0.5);
+  const double cp_sync_rate = mb / quantile(cp_sync_s, 0.5);
   const double single_rate = mb / quantile(single_s, 0.5);
   const double cli_rate = mb / quantile(cli_s, 0.5);
   std::cout << "file: " << opt.size_mb << " MiB of random bytes, " << opt.runs << " runs, medians\n"
-            << "cp (baseline):                 " << fmt(cp_rate) << " MB/s\n"
+            << "cp (baseline, page cache):     " << fmt(cp_rate) << " MB/s\n"
+            << "cp + sync (baseline, on disk): " << fmt(cp_sync_rate) << " MB/s\n"
             << "TUS, one PATCH:                " << fmt(single_rate) << " MB/s  ratio "
-            << fmt(single_rate / cp_rate, 2) << "x (target >= 0.8x)\n"
+            << fmt(single_rate / cp_rate, 2) << "x to cp, " << fmt(single_rate / cp_sync_rate, 2)
+            << "x to cp + sync (target >= 0.8x)\n"
             << "TUS, CLI (16 MiB chunks+sha):  " << fmt(cli_rate) << " MB/s  ratio "
-            << fmt(cli_rate / cp_rate, 2) << "x\n"
+            << fmt(cli_rate / cp_rate, 2) << "x to cp, " << fmt(cli_rate / cp_sync_rate, 2)
+            << "x to cp + sync\n"
             << "server CPU per GiB: one PATCH "
             << fmt(quantile(single_cpu, 0.5) * (1 << 30) / size, 2) << " s, CLI "
             << fmt(quantile(cli_cpu, 0.5) * (1 << 30) / size, 2) << " s (all threads)\n"

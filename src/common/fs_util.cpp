@@ -63,6 +63,16 @@ Status write_file_atomic(const std::string& path, const std::string& content, un
   return Status::ok();
 }
 
+Status sync_file_data(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::internal("cannot open " + path + ": " + std::strerror(errno));
+  const int rc = ::fdatasync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::internal("cannot flush " + path + ": " + std::strerror(err));
+  return Status::ok();
+}
+
 std::string random_hex(int bytes) {
   std::vector<unsigned char> buf(static_cast<std::size_t>(bytes));
   std::size_t got = 0;

@@ -15,6 +15,9 @@ std::string tail_file(const std::string& path, int lines, std::int64_t max_bytes
 // half-written file. `mode` applies to the new file.
 Status write_file_atomic(const std::string& path, const std::string& content, unsigned mode = 0644);
 
+// Flushes a file's data to the disk (fdatasync): what a completed upload promises.
+Status sync_file_data(const std::string& path);
+
 // `bytes` random bytes from the OS, hex-encoded.
 std::string random_hex(int bytes);
 

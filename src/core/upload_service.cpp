@@ -139,7 +139,22 @@ Result<File> UploadService::get(Id id) {
       busy_.count(id) == 0) {
     return Status::not_found("upload " + std::to_string(id) + " has expired");
   }
+  if (f->status == FileStatus::kUploading && busy_.count(id) == 0) reconcile_offset(*f);
   return f;
+}
+
+// Offsets are saved without waiting for the disk (a flush per chunk would halve the
+// throughput), so after a crash of the machine the file may hold fewer bytes than the saved
+// offset. The client resumes from what is really there.
+void UploadService::reconcile_offset(File& f) {
+  struct stat sb {};
+  if (::stat(f.path.c_str(), &sb) != 0 || sb.st_size >= f.upload_offset) return;
+  spdlog::warn("uploads: {} holds {} bytes, not the {} recorded; resuming from there", f.path,
+               static_cast<std::int64_t>(sb.st_size), f.upload_offset);
+  if (ctx_.store.set_upload_offset(f.id, sb.st_size)) {
+    f.upload_offset = sb.st_size;
+    hashes_.erase(f.id);
+  }
 }
 
 asio::awaitable<Result<File>> UploadService::create(NewUpload request) {
@@ -420,6 +435,16 @@ asio::awaitable<Result<File>> UploadService::complete(File done) {
     auto saved = ctx_.store.update_file(file);
     if (saved) publish(*saved, true);
     co_return Status::invalid(reason);
+  }
+  // A complete upload is a promise: its bytes are on the disk before it becomes a File.
+  {
+    std::string path = file.path;
+    auto flush = [path]() { return sync_file_data(path); };
+    const Status synced = co_await offload(ctx_.workers, std::move(flush));
+    if (!synced) {
+      spdlog::error("uploads: {}", synced.message());
+      co_return Status::internal("the server cannot store the upload");
+    }
   }
   // Jobs read inputs through hard links as an unprivileged user: world-readable, like
   // every stored upload (the data directory itself is not).

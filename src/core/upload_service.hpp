@@ -85,6 +85,8 @@ class UploadService {
                    std::int64_t pos, HashState* whole, Sha256* chunk);
   boost::asio::awaitable<Result<File>> complete(File file);
   void publish(const File& file, bool force);
+  // Lowers a saved offset to the bytes the file really holds.
+  void reconcile_offset(File& f);
   boost::asio::awaitable<void> sweeper_loop();
 
   CoreContext& ctx_;

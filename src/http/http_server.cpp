@@ -405,8 +405,11 @@ asio::awaitable<Session::Outcome> Session::serve_one(Clock::time_point header_de
   co_return co_await respond(res, &req, version, head, keep, false);
 }
 
-// Hands the body to a kStream handler straight from the socket: each read_some parses
-// into the caller's buffer (Beast's buffer_body), so nothing is copied or accumulated.
+// Hands the body to a kStream handler straight from the socket, into the caller's buffer,
+// so nothing is accumulated. A body of known length (an upload's PATCH) is read from the
+// socket directly, in reads as large as the caller's buffer: Beast's parser would read it
+// 64 KiB at a time into its own buffer and copy it from there. A chunked body goes through
+// the parser (Beast's buffer_body), which removes the chunk framing.
 class StreamBody final : public BodyStream {
  public:
   StreamBody(Session& session, bhttp::request_parser<bhttp::empty_body>& header_parser,
@@ -417,6 +420,9 @@ class StreamBody final : public BodyStream {
         expect_continue_(expect_continue),
         version_(version) {
     parser_.body_limit(max);
+    if (pending_ && !parser_.chunked() && parser_.content_length()) {
+      raw_remaining_ = *parser_.content_length();
+    }
   }
 
   asio::awaitable<Result<std::size_t>> read_some(char* data, std::size_t size) override {
@@ -430,6 +436,7 @@ class StreamBody final : public BodyStream {
         co_return *failure_;
       }
     }
+    if (raw_remaining_) co_return co_await read_raw(data, size);
     auto& body = parser_.get().body();
     for (;;) {
       body.data = data;
@@ -454,9 +461,35 @@ class StreamBody final : public BodyStream {
   }
 
   // Some of the body is still on the wire: the connection cannot carry another request.
-  bool unread() const { return pending_ && (failure_ || !parser_.is_done()); }
+  bool unread() const {
+    if (raw_remaining_) return failure_ || *raw_remaining_ > 0;
+    return pending_ && (failure_ || !parser_.is_done());
+  }
 
  private:
+  asio::awaitable<Result<std::size_t>> read_raw(char* data, std::size_t size) {
+    std::uint64_t& left = *raw_remaining_;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size, left));
+    if (want == 0) co_return std::size_t{0};
+    // What came in with the header first; the rest of that buffer may be the next request.
+    if (session_.buffer_.size() > 0) {
+      const std::size_t n = asio::buffer_copy(asio::buffer(data, want), session_.buffer_.data());
+      session_.buffer_.consume(n);
+      left -= n;
+      co_return n;
+    }
+    session_.stream_.expires_after(session_.limits_.idle_timeout);
+    auto [ec, n] = co_await session_.stream_.async_read_some(asio::buffer(data, want), kNoThrow);
+    left -= n;
+    if (ec && n == 0) {
+      failure_ = ec == asio::error::eof
+                     ? Status::unavailable("the client closed the connection mid-body")
+                     : failure_of(ec);
+      co_return *failure_;
+    }
+    co_return n;
+  }
+
   Status failure_of(const beast::error_code& ec) const {
     if (ec == bhttp::error::body_limit) {
       return Status::too_large("the body is larger than this endpoint accepts");
@@ -471,6 +504,7 @@ class StreamBody final : public BodyStream {
   bool expect_continue_;
   unsigned version_;
   std::optional<Status> failure_;
+  std::optional<std::uint64_t> raw_remaining_;  // set for a body of known length
 };
 
 asio::awaitable<Session::Outcome> Session::serve_stream(

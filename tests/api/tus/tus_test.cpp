@@ -285,6 +285,23 @@ TEST_F(TusTest, UploadResumesAfterAServerRestart) {
   EXPECT_EQ(str_of(f, "sha256"), sha256_of(data));
 }
 
+// What a crash of the machine leaves: the saved offset is ahead of the bytes on disk.
+TEST_F(TusTest, AnUploadResumesFromTheBytesReallyOnDisk) {
+  ServerProcess& first = start_server({.wait_for_engine = false});
+  const std::string data = random_bytes(200000, 12);
+  const std::string loc = create_ok(200000, "crash.bin");
+  ASSERT_EQ(patch(loc, 0, data.substr(0, 150000)).status, 204);
+  ASSERT_EQ(first.stop(), 0);
+  fs::resize_file(upload_dir(loc) + "/crash.bin", 90000);
+  start_server({.data_dir = first.data_dir(), .wait_for_engine = false});
+  EXPECT_EQ(offset_of(loc), 90000);
+  EXPECT_EQ(patch(loc, 150000, data.substr(150000)).status, 409);
+  ASSERT_EQ(patch(loc, 90000, data.substr(90000)).status, 204);
+  json::object f = file_of(loc);
+  EXPECT_EQ(str_of(f, "status"), "uploaded");
+  EXPECT_EQ(str_of(f, "sha256"), sha256_of(data));
+}
+
 TEST_F(TusTest, HostileRequestsGetProblems) {
   start_server({.wait_for_engine = false});
   // Upload-Length: negative, huge, not a number, signed, missing.

@@ -146,5 +146,47 @@ TEST_F(StreamBodyTest, KeepAliveAfterAFullReadCloseAfterAnEarlyAnswer) {
   EXPECT_NE(early.find("Connection: close"), std::string::npos) << early;
 }
 
+// A body of known length is read off the socket directly; a client that stops half way
+// gets an error from the handler's read, not a hang, and nothing of the next bytes is lost.
+TEST_F(StreamBodyTest, ABodyCutShortEndsTheReadWithAnError) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string head = "PUT /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  std::this_thread::sleep_for(50ms);
+  const std::string half(50, 'h');
+  ::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // The handler saw the failed read (503: the client went away) and the server closed.
+  EXPECT_NE(out.find("HTTP/1.1 503"), std::string::npos) << out;
+  EXPECT_EQ(out.find("got "), std::string::npos) << out;
+}
+
+TEST_F(StreamBodyTest, ABodyEndsAtItsLengthWhateverFollows) {
+  std::string body;
+  for (int i = 0; i < 900; ++i) body.push_back(static_cast<char>('a' + i % 26));
+  std::string r = exchange(server_->port(),
+                           "PUT /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                           "Content-Length: 900\r\n\r\n" +
+                               body + "GARBAGE AFTER THE BODY");
+  const std::string want = "got 900 declared 900: " + body;
+  ASSERT_GE(r.size(), want.size()) << r;
+  EXPECT_EQ(r.substr(r.size() - want.size()), want) << r;
+}
+
 }  // namespace
 }  // namespace pirus::http
