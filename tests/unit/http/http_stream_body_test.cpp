@@ -18,18 +18,24 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Sends `request` on a fresh connection and returns everything the server sent until it
-// closed (or 3 s passed).
-std::string exchange(unsigned short port, const std::string& request) {
+// A connection to the server, with a 3 s receive timeout so that no test can hang.
+int connect_to(unsigned short port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
   timeval tv{3, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
+// Everything the server sends until it closes (or the timeout passes); closes `fd`.
+std::string read_until_closed(int fd) {
   std::string out;
   char buf[4096];
   for (;;) {
@@ -39,6 +45,15 @@ std::string exchange(unsigned short port, const std::string& request) {
   }
   ::close(fd);
   return out;
+}
+
+// Sends `request` on a fresh connection and returns everything the server sent until it
+// closed (or 3 s passed).
+std::string exchange(unsigned short port, const std::string& request) {
+  const int fd = connect_to(port);
+  if (fd < 0) return "";
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  return read_until_closed(fd);
 }
 
 int count(const std::string& text, const std::string& needle) {
@@ -149,28 +164,15 @@ TEST_F(StreamBodyTest, KeepAliveAfterAFullReadCloseAfterAnEarlyAnswer) {
 // A body of known length is read off the socket directly; a client that stops half way
 // gets an error from the handler's read, not a hang, and nothing of the next bytes is lost.
 TEST_F(StreamBodyTest, ABodyCutShortEndsTheReadWithAnError) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(server_->port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const int fd = connect_to(server_->port());
+  ASSERT_GE(fd, 0);
   const std::string head = "PUT /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
   ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   std::this_thread::sleep_for(50ms);
   const std::string half(50, 'h');
   ::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
+  const std::string out = read_until_closed(fd);
   // The handler saw the failed read (503: the client went away) and the server closed.
   EXPECT_NE(out.find("HTTP/1.1 503"), std::string::npos) << out;
   EXPECT_EQ(out.find("got "), std::string::npos) << out;
