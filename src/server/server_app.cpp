@@ -92,7 +92,8 @@ int run_server(const Config& config) {
     spdlog::error("{}", st.message());
     return 1;
   }
-  auto store = open_store(config.effective_database_url());
+  auto store =
+      open_store(config.effective_database_url(), {static_cast<int>(config.database_pool_size)});
   if (!store) {
     spdlog::error("cannot open the database: {}", store.status().message());
     return 1;

@@ -1,12 +1,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
 namespace pirus {
 
-Result<std::unique_ptr<Store>> open_store(const std::string& url) {
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options) {
   std::string path;
   const auto sep = url.find("://");
   if (sep == std::string::npos) {
@@ -15,15 +16,18 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url) {
     std::string scheme = url.substr(0, sep);
     std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    // The rest of a PostgreSQL URL is never echoed: it may carry a password.
+    // libpq reads the whole URI (host, port, ?host=/socket/dir, sslmode...). The rest of a
+    // PostgreSQL URL is never echoed: it may carry a password.
     if (scheme == "postgres" || scheme == "postgresql") {
-      return Status::invalid(
-          "database URL " + scheme +
-          "://...: the PostgreSQL backend is not built yet; use sqlite:///path/to/pirus.db");
+      // libpq knows the schemes in lower case only.
+      auto store = PgStore::open(scheme + url.substr(sep), options.pool_size);
+      if (!store) return store.status();
+      return std::unique_ptr<Store>(std::move(*store));
     }
     if (scheme != "sqlite") {
       return Status::invalid("database URL scheme '" + scheme +
-                             "' is not supported; use sqlite:///path/to/pirus.db");
+                             "' is not supported; use sqlite:///path/to/pirus.db or "
+                             "postgresql://...");
     }
     // "sqlite:///abs/path" leaves "/abs/path"; "sqlite://rel/path" leaves "rel/path".
     path = url.substr(sep + 3);

@@ -151,8 +151,13 @@ class Store {
   virtual Result<std::string> job_notify_token_hash(Id id) = 0;
 };
 
-// Opens the store named by `url`: "sqlite:///abs/path/pirus.db" (or a bare path).
-// Applies pending migrations.
-Result<std::unique_ptr<Store>> open_store(const std::string& url);
+struct StoreOptions {
+  int pool_size = 4;  // PostgreSQL: the most connections the store keeps open
+};
+
+// Opens the store named by `url`: "sqlite:///abs/path/pirus.db" (or a bare path), or a
+// libpq URI "postgresql://user@host:port/db" / "postgres://..." (a unix socket directory
+// as "?host=/dir"). Applies pending migrations.
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options = {});
 
 }  // namespace pirus
