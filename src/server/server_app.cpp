@@ -139,7 +139,7 @@ int run_server(const Config& config) {
   ctx.notify_base_url = notify_base_url(config, server.port());
   spdlog::info("{}{}:{} (data {}, database {}, jobs run as {})", kListeningBanner,
                config.listen_address, server.port(), config.data_dir,
-               config.effective_database_url(), ctx.job_user);
+               redacted_database_url(config.effective_database_url()), ctx.job_user);
 
   bool stopping = false;
   asio::steady_timer retry(io);

@@ -38,4 +38,15 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOpt
   return std::unique_ptr<Store>(std::move(*store));
 }
 
+std::string redacted_database_url(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const auto authority_end = url.find_first_of("/?", scheme + 3);
+  const auto at = url.rfind('@', authority_end == std::string::npos ? url.size() : authority_end);
+  if (at == std::string::npos || at < scheme + 3) return url;
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 }  // namespace pirus

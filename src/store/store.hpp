@@ -160,4 +160,8 @@ struct StoreOptions {
 // as "?host=/dir"). Applies pending migrations.
 Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options = {});
 
+// `url` with the password of its user-info part (scheme://user:password@host) replaced by
+// "***", for logs and messages.
+std::string redacted_database_url(const std::string& url);
+
 }  // namespace pirus

@@ -114,10 +114,11 @@ std::string PostgresServer::log_tail() const {
 
 void PostgresServer::start() {
   // fsync off: a test cluster never needs to survive a power cut, and it is much faster.
+  // synchronous_commit stays on: `stop -m immediate` must not lose committed rows.
   run_pg("start", {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t",
                    "60", "-o",
                    "-k " + dir_ +
-                       " -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+                       " -c listen_addresses='' -c fsync=off "
                        "-c full_page_writes=off -c max_connections=200",
                    "start"});
 }
@@ -150,6 +151,24 @@ std::string PostgresServer::fresh_url() {
   PQfinish(conn);
   if (!ok) throw std::runtime_error("CREATE DATABASE " + name + " failed: " + why);
   return url(name);
+}
+
+std::string postgres_query_value(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string why = PQerrorMessage(conn);
+    PQfinish(conn);
+    throw std::runtime_error("cannot connect to " + url + ": " + why);
+  }
+  PGresult* res = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+  std::string value;
+  if (ok && PQntuples(res) > 0) value = PQgetvalue(res, 0, 0);
+  std::string why = ok ? "" : PQresultErrorMessage(res);
+  PQclear(res);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error(sql + " failed: " + why);
+  return value;
 }
 
 }  // namespace pirus::testing

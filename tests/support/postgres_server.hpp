@@ -45,4 +45,8 @@ class PostgresServer {
   int next_db_ = 0;
 };
 
+// The first column of the first row of `sql` on the database at `url` ("" when no row).
+// Throws std::runtime_error when the query fails.
+std::string postgres_query_value(const std::string& url, const std::string& sql);
+
 }  // namespace pirus::testing

@@ -94,6 +94,16 @@ TEST(OpenStore, AnUnreachablePostgresIsUnavailableWithoutEchoingThePassword) {
   }
 }
 
+TEST(OpenStore, RedactsThePasswordOfADatabaseUrl) {
+  EXPECT_EQ(redacted_database_url("postgresql://pirus:s3cret@db:5432/x?sslmode=require"),
+            "postgresql://pirus:***@db:5432/x?sslmode=require");
+  EXPECT_EQ(redacted_database_url("postgresql://pirus@/x?host=/run/pg"),
+            "postgresql://pirus@/x?host=/run/pg");
+  EXPECT_EQ(redacted_database_url("sqlite:///var/lib/pirus/pirus.db"),
+            "sqlite:///var/lib/pirus/pirus.db");
+  EXPECT_EQ(redacted_database_url("/var/lib/pirus/pirus.db"), "/var/lib/pirus/pirus.db");
+}
+
 TEST(OpenStore, AMalformedPostgresUrlIsInvalid) {
   auto s = open_store("postgresql://pirus:s3cret@/x?host=/tmp&port=notaport&bogus_option=1");
   ASSERT_FALSE(s.is_ok());
