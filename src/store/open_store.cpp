@@ -7,22 +7,21 @@
 
 namespace pirus {
 
-Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options) {
-  std::string path;
+Result<DatabaseUrl> parse_database_url(const std::string& url) {
+  DatabaseUrl out;
   const auto sep = url.find("://");
   if (sep == std::string::npos) {
-    path = url;
+    out.target = url;
   } else {
     std::string scheme = url.substr(0, sep);
     std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    // libpq reads the whole URI (host, port, ?host=/socket/dir, sslmode...). The rest of a
-    // PostgreSQL URL is never echoed: it may carry a password.
+    // libpq reads the whole URI (host, port, ?host=/socket/dir, sslmode...), in lower case
+    // scheme only. The rest of a PostgreSQL URL is never echoed: it may carry a password.
     if (scheme == "postgres" || scheme == "postgresql") {
-      // libpq knows the schemes in lower case only.
-      auto store = PgStore::open(scheme + url.substr(sep), options.pool_size);
-      if (!store) return store.status();
-      return std::unique_ptr<Store>(std::move(*store));
+      out.postgres = true;
+      out.target = scheme + url.substr(sep);
+      return out;
     }
     if (scheme != "sqlite") {
       return Status::invalid("database URL scheme '" + scheme +
@@ -30,10 +29,21 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOpt
                              "postgresql://...");
     }
     // "sqlite:///abs/path" leaves "/abs/path"; "sqlite://rel/path" leaves "rel/path".
-    path = url.substr(sep + 3);
+    out.target = url.substr(sep + 3);
   }
-  if (path.empty()) return Status::invalid("database URL '" + url + "' names no file");
-  auto store = SqliteStore::open(path);
+  if (out.target.empty()) return Status::invalid("database URL '" + url + "' names no file");
+  return out;
+}
+
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options) {
+  auto parsed = parse_database_url(url);
+  if (!parsed) return parsed.status();
+  if (parsed->postgres) {
+    auto store = PgStore::open(parsed->target, options.pool_size);
+    if (!store) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
+  auto store = SqliteStore::open(parsed->target);
   if (!store) return store.status();
   return std::unique_ptr<Store>(std::move(*store));
 }

@@ -160,6 +160,14 @@ struct StoreOptions {
 // as "?host=/dir"). Applies pending migrations.
 Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options = {});
 
+// A database URL taken apart: which backend, and what to hand it (a SQLite file path, or
+// the libpq URI with its scheme in lower case). kInvalid for an unknown scheme or no path.
+struct DatabaseUrl {
+  bool postgres = false;
+  std::string target;
+};
+Result<DatabaseUrl> parse_database_url(const std::string& url);
+
 // `url` with the password of its user-info part (scheme://user:password@host) replaced by
 // "***", for logs and messages.
 std::string redacted_database_url(const std::string& url);
