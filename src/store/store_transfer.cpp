@@ -388,13 +388,17 @@ Result<Value> from_json(const json::value& v, const Column& col, const std::stri
   return Status::invalid(what + " has an unknown type");
 }
 
-// Runs `fn(conn)` in one transaction (a write transaction on SQLite), committing only
-// when it succeeds.
+enum class Access { kRead, kWrite };
+
+// Runs `fn()` in one transaction on `c`, committing only when it succeeds. Both kinds
+// see one snapshot (REPEATABLE READ; SQLite's WAL read transaction); a SQLite write
+// transaction takes the write lock up front.
 template <typename F>
-auto in_transaction(Conn& c, F&& fn) -> decltype(fn()) {
-  PIRUS_RETURN_IF_ERROR(
-      c.exec(c.postgres() ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN IMMEDIATE")
-          .with_context("starting a transaction"));
+auto in_transaction(Conn& c, Access access, F&& fn) -> decltype(fn()) {
+  const char* begin = c.postgres()               ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                      : access == Access::kWrite ? "BEGIN IMMEDIATE"
+                                                 : "BEGIN";
+  PIRUS_RETURN_IF_ERROR(c.exec(begin).with_context("starting a transaction"));
   auto result = fn();
   if (!result.is_ok()) {
     (void)c.exec("ROLLBACK");
@@ -428,7 +432,7 @@ Result<TransferReport> export_database(const std::string& url, std::ostream& out
   auto conn = connect_migrated(url);
   if (!conn) return conn.status();
   Conn& c = **conn;
-  return in_transaction(c, [&]() -> Result<TransferReport> {
+  return in_transaction(c, Access::kRead, [&]() -> Result<TransferReport> {
     TransferReport report;
     auto version = c.schema_version();
     if (!version) return version.status();
@@ -508,7 +512,7 @@ Result<TransferReport> import_database(const std::string& url, std::istream& in)
   std::map<std::string, const Table*> by_name;
   for (const Table& t : tables()) by_name[t.name] = &t;
 
-  return in_transaction(c, [&]() -> Result<TransferReport> {
+  return in_transaction(c, Access::kWrite, [&]() -> Result<TransferReport> {
     TransferReport report;
     report.schema_version = kSchemaVersion;
     for (const Table& t : tables()) {
