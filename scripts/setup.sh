@@ -15,6 +15,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev googletest
   busybox-static zip unzip curl ca-certificates procps
   clang-format  # scripts/test.sh checks formatting with it
+  libpq-dev     # the PostgreSQL store
+  postgresql    # the PostgreSQL store's tests start throw-away clusters
 )
 # Installed with its recommends (cgroupfs-mount among them), as verified on these machines.
 DOCKER_PACKAGES=(docker.io)

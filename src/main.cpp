@@ -5,6 +5,7 @@
 
 #include "cli/cli.hpp"
 #include "config/config.hpp"
+#include "server/db_commands.hpp"
 #include "server/server_app.hpp"
 
 int main(int argc, char** argv) {
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
     }
     exit_code = pirus::run_server(*config);
   });
+
+  pirus::add_db_commands(app, exit_code, std::cout, std::cerr);
 
   pirus::cli::ClientOptions client;
   pirus::cli::add_client_commands(app, client, exit_code);

@@ -169,6 +169,7 @@ const std::vector<Key>& keys() {
        },
        [](const Config& c) { return c.log_level; }},
       str_key("database", "url", &Config::database_url),
+      int_key("database", "pool_size", &Config::database_pool_size, 1, 100),
       str_key("docker", "socket", &Config::docker_socket),
       bool_key("docker", "allow_build_network", &Config::allow_build_network),
       {"jobs", "user",

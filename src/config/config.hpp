@@ -22,7 +22,8 @@ struct Config {
   std::string log_level = "info";           // trace|debug|info|warn|error
 
   // [database]
-  std::string database_url;  // empty: sqlite://<data_dir>/pirus.db
+  std::string database_url;             // empty: sqlite://<data_dir>/pirus.db
+  std::int64_t database_pool_size = 4;  // PostgreSQL connections the server keeps at most
 
   // [docker]
   std::string docker_socket = "/var/run/docker.sock";

@@ -92,7 +92,8 @@ int run_server(const Config& config) {
     spdlog::error("{}", st.message());
     return 1;
   }
-  auto store = open_store(config.effective_database_url());
+  auto store =
+      open_store(config.effective_database_url(), {static_cast<int>(config.database_pool_size)});
   if (!store) {
     spdlog::error("cannot open the database: {}", store.status().message());
     return 1;
@@ -138,7 +139,7 @@ int run_server(const Config& config) {
   ctx.notify_base_url = notify_base_url(config, server.port());
   spdlog::info("{}{}:{} (data {}, database {}, jobs run as {})", kListeningBanner,
                config.listen_address, server.port(), config.data_dir,
-               config.effective_database_url(), ctx.job_user);
+               redacted_database_url(config.effective_database_url()), ctx.job_user);
 
   bool stopping = false;
   asio::steady_timer retry(io);

@@ -151,8 +151,25 @@ class Store {
   virtual Result<std::string> job_notify_token_hash(Id id) = 0;
 };
 
-// Opens the store named by `url`: "sqlite:///abs/path/pirus.db" (or a bare path).
-// Applies pending migrations.
-Result<std::unique_ptr<Store>> open_store(const std::string& url);
+struct StoreOptions {
+  int pool_size = 4;  // PostgreSQL: the most connections the store keeps open
+};
+
+// Opens the store named by `url`: "sqlite:///abs/path/pirus.db" (or a bare path), or a
+// libpq URI "postgresql://user@host:port/db" / "postgres://..." (a unix socket directory
+// as "?host=/dir"). Applies pending migrations.
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options = {});
+
+// A database URL taken apart: which backend, and what to hand it (a SQLite file path, or
+// the libpq URI with its scheme in lower case). kInvalid for an unknown scheme or no path.
+struct DatabaseUrl {
+  bool postgres = false;
+  std::string target;
+};
+Result<DatabaseUrl> parse_database_url(const std::string& url);
+
+// `url` with the password of its user-info part (scheme://user:password@host) replaced by
+// "***", for logs and messages.
+std::string redacted_database_url(const std::string& url);
 
 }  // namespace pirus

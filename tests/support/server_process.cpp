@@ -17,6 +17,7 @@
 
 #include "common/sha256.hpp"
 #include "server/listen_banner.hpp"
+#include "support/postgres_server.hpp"
 
 namespace pirus::testing {
 
@@ -53,6 +54,17 @@ size_t collect_header(char* data, size_t size, size_t n, void* user) {
 void curl_init_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// The value of a `database.url=postgres...` setting, "" when the server uses SQLite.
+std::string postgres_url_in(const std::vector<std::string>& sets) {
+  const std::string key = "database.url=";
+  for (const auto& s : sets) {
+    if (s.rfind(key, 0) == 0 && s.compare(key.size(), 8, "postgres") == 0) {
+      return s.substr(key.size());
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -144,13 +156,24 @@ void ServerProcess::start(const std::vector<std::string>& sets) {
 
   std::string out;
   std::string db = data_dir_ + "/pirus.db";
-  int rc = run_command("sqlite3 -cmd '.timeout 5000' " + shell_quote(db) +
-                           " \"SELECT value FROM meta WHERE key = 'instance_id'\"",
-                       &out);
+  int rc = 0;
+  if (auto pg = postgres_url_in(sets); !pg.empty()) {
+    db = "the PostgreSQL database";
+    try {
+      out = postgres_query_value(pg, "SELECT value FROM meta WHERE key = 'instance_id'");
+    } catch (const std::exception& e) {
+      out = e.what();
+      rc = 1;
+    }
+  } else {
+    rc = run_command("sqlite3 -cmd '.timeout 5000' " + shell_quote(db) +
+                         " \"SELECT value FROM meta WHERE key = 'instance_id'\"",
+                     &out);
+  }
   instance_id_ = trim(out);
   if (rc != 0 || instance_id_.size() < 8) {
     kill9();
-    throw std::runtime_error("cannot read the instance id from " + db + " (sqlite3 exit " +
+    throw std::runtime_error("cannot read the instance id from " + db + " (exit " +
                              std::to_string(rc) + ", output '" + out + "')");
   }
 }

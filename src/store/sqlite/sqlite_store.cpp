@@ -11,6 +11,7 @@
 
 #include "model/job_state_machine.hpp"
 #include "store/migrations.hpp"
+#include "store/store_cursor.hpp"
 
 namespace pirus {
 
@@ -583,56 +584,6 @@ Status link_file(sqlite3* db, Id job_id, Id file_id, const char* role, std::int6
   return done ? Status::ok() : done.status().with_context("linking file " + str(file_id));
 }
 
-// ----- cursors -----
-// Opaque to clients, but plain text here so a log line shows where a listing was: a
-// prefix naming the listing and its order, then the last row's sort key and id.
-
-std::string job_cursor_prefix(JobOrder order) {
-  switch (order) {
-    case JobOrder::kNewestFirst:
-      return "j1:n:";
-    case JobOrder::kOldestFirst:
-      return "j1:o:";
-    case JobOrder::kQueueOrder:
-      return "j1:q:";
-  }
-  return "j1:?:";
-}
-
-std::string job_cursor(JobOrder order, const Job& j) {
-  std::string c = job_cursor_prefix(order);
-  if (order == JobOrder::kQueueOrder) c += std::to_string(j.priority) + ":";
-  return c + std::to_string(j.created_at) + ":" + str(j.id);
-}
-
-// The `count` integers after `prefix`, or nothing when `cursor` is not one of ours.
-std::optional<std::vector<std::int64_t>> parse_cursor(std::string_view cursor,
-                                                      std::string_view prefix, std::size_t count) {
-  if (cursor.substr(0, prefix.size()) != prefix) return std::nullopt;
-  cursor.remove_prefix(prefix.size());
-  std::vector<std::int64_t> out;
-  while (out.size() < count) {
-    const std::size_t end = std::min(cursor.find(':'), cursor.size());
-    std::int64_t v = 0;
-    const char* first = cursor.data();
-    const char* last = first + end;
-    auto [ptr, ec] = std::from_chars(first, last, v);
-    if (end == 0 || ec != std::errc() || ptr != last) return std::nullopt;
-    out.push_back(v);
-    cursor.remove_prefix(end);
-    if (out.size() < count) {
-      if (cursor.empty()) return std::nullopt;
-      cursor.remove_prefix(1);
-    }
-  }
-  if (!cursor.empty()) return std::nullopt;
-  return out;
-}
-
-Status bad_cursor() {
-  return Status::invalid("cursor is not valid for this listing; start again without one");
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -718,8 +669,8 @@ Result<Page<File>> SqliteStore::list_files(const FileQuery& query) {
   }
   std::optional<std::vector<std::int64_t>> after;
   if (!query.cursor.empty()) {
-    after = parse_cursor(query.cursor, "f1:", 2);
-    if (!after) return bad_cursor();
+    after = parse_store_cursor(query.cursor, "f1:", 2);
+    if (!after) return bad_store_cursor();
   }
   std::string sql = std::string("SELECT ") + kFileCols + " FROM files WHERE 1 = 1";
   if (query.status) sql += " AND status = ?";
@@ -1015,8 +966,8 @@ Result<Page<Job>> SqliteStore::list_jobs(const JobQuery& query) {
   const bool queue = query.order == JobOrder::kQueueOrder;
   std::optional<std::vector<std::int64_t>> after;
   if (!query.cursor.empty()) {
-    after = parse_cursor(query.cursor, job_cursor_prefix(query.order), queue ? 3 : 2);
-    if (!after) return bad_cursor();
+    after = parse_store_cursor(query.cursor, job_cursor_prefix(query.order), queue ? 3 : 2);
+    if (!after) return bad_store_cursor();
   }
   // Only the number of placeholders is formatted into the SQL; every value is bound.
   std::string sql = std::string("SELECT ") + kJobCols + " FROM jobs WHERE 1 = 1";
@@ -1058,7 +1009,7 @@ Result<Page<Job>> SqliteStore::list_jobs(const JobQuery& query) {
     page.items = std::move(*jobs);
     if (page.items.size() > static_cast<std::size_t>(query.limit)) {
       page.items.pop_back();
-      page.next_cursor = job_cursor(query.order, page.items.back());
+      page.next_cursor = job_store_cursor(query.order, page.items.back());
     }
     return page;
   });

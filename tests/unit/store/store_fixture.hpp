@@ -1,6 +1,6 @@
 #pragma once
 // The Store behaviour tests run against every backend listed in store_backends.cpp
-// (SQLite now; PostgreSQL joins by adding an entry). Tests only use the Store interface
+// (SQLite and PostgreSQL). Tests only use the Store interface
 // and open_store, so the same expectations hold the backends to one contract.
 
 #include <gtest/gtest.h>
