@@ -15,6 +15,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev googletest
   busybox-static zip unzip curl ca-certificates procps
   clang-format  # scripts/test.sh checks formatting with it
+  nodejs chromium  # the web dashboard e2e test (scripts/web-e2e.sh): node + npm, headless Chromium
 )
 # Installed with its recommends (cgroupfs-mount among them), as verified on these machines.
 DOCKER_PACKAGES=(docker.io)

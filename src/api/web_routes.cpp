@@ -125,37 +125,39 @@ std::string web_root_of(const Config& config) {
 
 void register_web_routes(http::Server& server, Services s) {
   const std::string root = web_root_of(s.ctx.config);
-  server.add({"GET", "/{path...}", http::BodyKind::kNone,
-              [s, root](Request& req) -> asio::awaitable<Response> {
-                const std::string rel = req.params["path"];
-                if (rel == "api" || rel.rfind("api/", 0) == 0) {
-                  co_return Response::problem(404, "Not Found", "no route for " + req.path);
-                }
-                const bool gzip = accepts_gzip(req);
-                auto work = [root, rel, gzip] { return resolve(root, rel, gzip); };
-                StaticFile f = co_await offload(s.ctx.workers, std::move(work));
-                if (f.status != 200) co_return Response::problem(f.status, "Not Found", f.detail);
+  server.add(
+      {"GET", "/{path...}", http::BodyKind::kNone,
+       [s, root](Request& req) -> asio::awaitable<Response> {
+         const std::string rel = req.params["path"];
+         if (rel == "api" || rel.rfind("api/", 0) == 0) {
+           co_return Response::problem(404, "Not Found", "no route for " + req.path);
+         }
+         const bool gzip = accepts_gzip(req);
+         auto work = [root, rel, gzip] { return resolve(root, rel, gzip); };
+         StaticFile f = co_await offload(s.ctx.workers, std::move(work));
+         if (f.status != 200) co_return Response::problem(f.status, "Not Found", f.detail);
 
-                Response r;
-                if (req.header("if-none-match") == f.etag) {
-                  r.status = 304;
-                } else {
-                  r = Response::file(f.path, f.content_type);
-                  if (f.gzip) r.headers["Content-Encoding"] = "gzip";
-                }
-                r.headers["ETag"] = f.etag;
-                // Names carry no content hash (no bundler): browsers revalidate every
-                // time, which the ETag makes a 304 without a body.
-                r.headers["Cache-Control"] = "no-cache";
-                r.headers["Vary"] = "Accept-Encoding";
-                r.headers["X-Content-Type-Options"] = "nosniff";
-                if (f.content_type.rfind("text/html", 0) == 0) {
-                  r.headers["Content-Security-Policy"] =
-                      "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-                      "base-uri 'none'; frame-ancestors 'self'";
-                }
-                co_return r;
-              }});
+         Response r;
+         if (req.header("if-none-match") == f.etag) {
+           r.status = 304;
+         } else {
+           r = Response::file(f.path, f.content_type);
+           if (f.gzip) r.headers["Content-Encoding"] = "gzip";
+         }
+         r.headers["ETag"] = f.etag;
+         // Names carry no content hash (no bundler): browsers revalidate every
+         // time, which the ETag makes a 304 without a body.
+         r.headers["Cache-Control"] = "no-cache";
+         r.headers["Vary"] = "Accept-Encoding";
+         r.headers["X-Content-Type-Options"] = "nosniff";
+         if (f.content_type.rfind("text/html", 0) == 0) {
+           r.headers["Content-Security-Policy"] =
+               "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+               "object-src 'none'; "
+               "base-uri 'none'; frame-ancestors 'self'";
+         }
+         co_return r;
+       }});
 }
 
 }  // namespace pirus::api
