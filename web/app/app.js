@@ -544,12 +544,15 @@ async function jobPage(id) {
     seen.push(status);
     timeline.append(h('li', {}, badge(status), ' ', h('span', { class: 'muted' }, at ? when(at) : new Date().toLocaleTimeString())));
   }
+  // What happened before the page opened is known only from the job's times; later changes
+  // are added live, as the events arrive.
   mark('waiting', job.created_at);
-  if (job.started_at) mark('running', job.started_at);
+  if (job.started_at && job.status !== 'initializing') mark('running', job.started_at);
   if (job.status !== 'waiting' && job.status !== 'running') mark(job.status, job.ended_at || job.updated_at);
+  let chartsAt = 0;
 
   function drawHead() {
-    head.replaceChildren(h('div', { class: 'row', style: 'justify-content:space-between' },
+    head.replaceChildren(...[h('div', { class: 'row', style: 'justify-content:space-between' },
       h('div', {}, badge(job.status), ' ', progressBar(job)),
       jobActions(job, async (verb) => { if (verb === 'delete') go('/jobs'); else await reloadJob(); },
         (e) => msg.replaceChildren(errorBox(e)))),
@@ -561,7 +564,7 @@ async function jobPage(id) {
       h('dt', {}, 'Duration'), h('dd', {}, duration(job.started_at, job.ended_at)),
       h('dt', {}, 'Priority'), h('dd', {}, job.priority),
       h('dt', {}, 'Resources'), h('dd', {}, `${job.resources.cpus} CPU, ${bytes(job.resources.memory_mb * 1e6)} memory`),
-      job.exit_code !== null ? [h('dt', {}, 'Exit code'), h('dd', {}, job.exit_code)] : null));
+      job.exit_code !== null ? [h('dt', {}, 'Exit code'), h('dd', {}, job.exit_code)] : null)].filter(Boolean));
   }
   async function drawIo() {
     const files = async (ids) => Promise.all(ids.map((f) => api('GET', '/api/v1/files/' + f).catch(() => ({ id: f, name: 'file ' + f + ' (deleted)' }))));
@@ -659,7 +662,12 @@ async function jobPage(id) {
     const changed = ev.data.status !== job.status;
     Object.assign(job, ev.data);
     mark(job.status);
-    if (changed) reloadJob(); else { drawHead(); drawCharts(); }
+    if (changed) reloadJob();
+    else {
+      drawHead();
+      // Progress can come many times a second; the usage history moves at the sampling pace.
+      if (Date.now() - chartsAt > 2000) { chartsAt = Date.now(); drawCharts(); }
+    }
   });
 }
 
