@@ -571,7 +571,9 @@ async function jobPage(id) {
     const [ins, outs] = await Promise.all([files(job.inputs), files(job.outputs)]);
     const fileList = (list, empty) => list.length ? h('ul', {}, list.map((f) => h('li', {},
       f.download_url ? h('a', { href: f.download_url, download: f.name }, f.name) : f.name,
-      f.size !== undefined ? h('span', { class: 'muted' }, ' ' + bytes(f.size)) : ''))) : h('p', { class: 'muted' }, empty);
+      f.size !== undefined ? h('span', { class: 'muted' }, ' ' + bytes(f.size)) : '',
+      previewable(f) ? [' ', h('button', { type: 'button', class: 'secondary', 'aria-label': 'Preview ' + f.name,
+        onclick: () => showPreview(f) }, 'Preview')] : null))) : h('p', { class: 'muted' }, empty);
     io.replaceChildren(
       h('section', { class: 'card' }, h('h2', { style: 'margin-top:0' }, 'Inputs'), fileList(ins, 'No input files.')),
       h('section', { class: 'card' }, h('h2', { style: 'margin-top:0' }, 'Parameters'),
@@ -579,6 +581,25 @@ async function jobPage(id) {
           : h('p', { class: 'muted' }, 'No parameters.')),
       h('section', { class: 'card', id: 'outputs' }, h('h2', { style: 'margin-top:0' }, 'Outputs'),
         fileList(outs, job.status === 'done' ? 'This job produced no files.' : 'Outputs appear here when the job is done.')));
+  }
+  // Text and HTML reports are shown in the page: text as text, HTML in a sandboxed frame
+  // (no scripts, no same-origin access), both read with the download URL.
+  const preview = h('section', { class: 'card', id: 'preview', hidden: true });
+  function previewable(f) {
+    return f.download_url && f.size <= 2e6 && /\.(txt|tsv|csv|log|md|json|html?)$/i.test(f.name);
+  }
+  async function showPreview(f) {
+    preview.hidden = false;
+    try {
+      const res = await fetch(f.download_url);
+      if (!res.ok) throw new Error('the file could not be read (HTTP ' + res.status + ')');
+      const text = await res.text();
+      const body = /\.html?$/i.test(f.name)
+        ? h('iframe', { class: 'doc', sandbox: '', srcdoc: text, title: 'Preview of ' + f.name })
+        : h('pre', { class: 'log', tabindex: '0', 'aria-label': 'Preview of ' + f.name }, text);
+      preview.replaceChildren(h('h2', { style: 'margin-top:0' }, 'Preview: ' + f.name), body);
+    } catch (e) { preview.replaceChildren(errorBox(e, 'Preview failed')); }
+    preview.scrollIntoView();
   }
   async function drawCharts() {
     try {
@@ -646,7 +667,7 @@ async function jobPage(id) {
         h('label', { class: 'check', for: 'follow', style: 'margin:0 12px' }, follow, 'Follow'),
         h('label', { for: 'log-search', class: 'visually-hidden', style: 'position:absolute;left:-999px' }, 'Search the log'), search),
       logs.stdout, logs.stderr),
-    h('h2', {}, 'Resource usage'), charts, io,
+    h('h2', {}, 'Resource usage'), charts, io, preview,
     h('section', { class: 'card' }, h('h2', { style: 'margin-top:0' }, 'Timeline'), timeline));
   drawHead();
   drawLog('stdout');

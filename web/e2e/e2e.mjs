@@ -204,6 +204,9 @@ try {
     page.locator('#outputs a', { hasText: 'report.txt' }).click()]);
   const report = readFileSync(await download.path(), 'utf8');
   check(report.includes('E2E report') && report.includes('sample1.fa'), 'the downloaded report has the expected content');
+  await page.getByRole('button', { name: 'Preview report.txt' }).click();
+  await page.locator('#preview pre', { hasText: 'E2E report' }).waitFor();
+  check(true, 'the report is previewed in the page');
 
   // --- pause, resume, cancel ---------------------------------------------------------------
   await page.getByRole('link', { name: 'New job' }).first().click();
