@@ -450,16 +450,29 @@ async function newJobPage() {
       await loadForm();
     } }), uploads.list);
   }
+  let formSeq = 0;
+  let formPipeline = '';
+  let formText = '';
   async function loadForm() {
     const q = chosen.size ? '?inputs=' + [...chosen].join(',') : '';
+    const seq = ++formSeq;
     try {
       const schema = await api('GET', '/api/v1/pipelines/' + pipeSel.value + '/form' + q);
-      const previous = form ? form.read().values : {};
+      if (seq !== formSeq) return;  // a later choice already asked for a newer form
+      // Rebuild only when the form changed (an __INPUTS_FILES__ list follows the inputs):
+      // a rebuild under the user's fingers loses focus and what is being typed.
+      const text = JSON.stringify(schema);
+      if (form && formPipeline === pipeSel.value && text === formText) return;
+      formText = text;
+      // The same pipeline with other inputs: keep what the user typed, as typed.
+      const old = form && formPipeline === pipeSel.value ? form.node : null;
+      formPipeline = pipeSel.value;
       form = buildForm(schema, { idPrefix: 'param' });
-      for (const [k, v] of Object.entries(previous)) {
-        const el = form.node.querySelector('[name="' + CSS.escape(k) + '"]');
-        if (!el) continue;
-        if (el.type === 'checkbox') el.checked = v; else if (el.tagName === 'SELECT') el.value = JSON.stringify(v); else el.value = v;
+      for (const el of old ? old.querySelectorAll('[name]') : []) {
+        const now = form.node.querySelector('[name="' + CSS.escape(el.name) + '"]');
+        if (!now || now.tagName !== el.tagName) continue;
+        if (el.type === 'checkbox') now.checked = el.checked;
+        else if (now.tagName !== 'SELECT' || [...now.options].some((o) => o.value === el.value)) now.value = el.value;
       }
       formArea.replaceChildren(form.node);
     } catch (e) { formArea.replaceChildren(errorBox(e, 'The form could not be loaded')); }

@@ -125,10 +125,16 @@ try {
   await page.goto(BASE + '/');
   await page.getByText('No pipeline is installed yet').waitFor();
   const tti = Date.now() - start;
+  const firstLoadBytes = transferred;
+  // Again with a warm browser (the first navigation also starts Chromium's renderer), still
+  // without the HTTP cache; measured from the navigation start inside the page.
+  await page.reload();
+  await page.getByText('No pipeline is installed yet').waitFor();
+  const warm = Math.round(await page.evaluate(() => performance.now()));
   await cdp.send('Network.setCacheDisabled', { cacheDisabled: false });
-  log(`MEASURE initial load: ${(transferred / 1024).toFixed(1)} KB transferred (gzip), interactive in ${tti} ms`);
-  check(transferred < 300 * 1024, 'initial load under 300 KB');
-  check(tti < 1000, 'interactive in under 1 s');
+  log(`MEASURE initial load: ${(firstLoadBytes / 1024).toFixed(1)} KB transferred (gzip), interactive in ${tti} ms (first navigation of a new browser), ${warm} ms (reload, no cache)`);
+  check(firstLoadBytes < 300 * 1024, 'initial load under 300 KB');
+  check(tti < 1000 && warm < 1000, 'interactive in under 1 s');
   check(await page.getByText('Live updates on').isVisible(), 'the event stream is connected');
   await review('pipelines-empty');
 
@@ -216,6 +222,7 @@ try {
   await page.getByRole('button', { name: 'Start the job' }).click();
   await page.waitForURL(/\/jobs\/\d+$/);
   const longId = Number(new URL(page.url()).pathname.split('/').pop());
+  log('job', longId, 'parameters', JSON.stringify((await apiGet('/api/v1/jobs/' + longId)).parameters));
   await page.getByRole('button', { name: 'Pause job ' + longId }).click({ timeout: 60000 });
   await page.locator('#job-head .badge.pause').waitFor();
   check((await apiGet('/api/v1/jobs/' + longId)).status === 'pause', 'pause from the page');
