@@ -274,7 +274,8 @@ function cursorPager(load) {
   const prev = h('button', { class: 'secondary', onclick: () => { stack.pop(); reload(); } }, 'Previous page');
   const next = h('button', { class: 'secondary', onclick: () => { stack.push(nextCursor); reload(); } }, 'Next page');
   const where = h('span', { class: 'muted' });
-  const node = h('div', {}, body, h('div', { class: 'pager' }, prev, where, next));
+  const pagerRow = h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, where, next);
+  const node = h('div', {}, body, pagerRow);
   const stack = [''];
   let nextCursor = '';
   let pending = null;
@@ -290,6 +291,7 @@ function cursorPager(load) {
     prev.disabled = stack.length <= 1;
     next.disabled = !nextCursor;
     where.textContent = 'Page ' + stack.length;
+    pagerRow.hidden = stack.length === 1 && !nextCursor;  // one page: nothing to page through
   }
   // Many events in a burst give one reload.
   function reloadFirstPage() {
