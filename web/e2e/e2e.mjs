@@ -140,6 +140,10 @@ try {
   check(tti < 3000, 'first navigation of a new browser interactive in under 3 s');
   check(await page.getByText('Live updates on').isVisible(), 'the event stream is connected');
   await review('pipelines-empty');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.textContent) === 'Skip to content', 'the first Tab reaches the skip link');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.textContent) === 'Pirus', 'keyboard focus moves through the header');
 
   // --- install the example pipeline by drag-and-drop ---------------------------------------
   const zipB64 = readFileSync(zipPath).toString('base64');
@@ -222,6 +226,12 @@ try {
   await page.getByRole('checkbox', { name: /^sample1\.fa / }).check();
   await page.locator('#param-delay_ms').fill('60000');
   await page.locator('#j-name').fill('long run');
+  // What only the server can check (its resource limits) comes back into the page.
+  await page.locator('#j-cpus').fill('100000');
+  await page.getByRole('button', { name: 'Start the job' }).click();
+  await page.locator('.alert', { hasText: 'The server refused the job' }).waitFor();
+  check(new URL(page.url()).pathname === '/jobs/new', 'a value the server refuses is reported in the page');
+  await page.locator('#j-cpus').fill('');
   await page.getByRole('button', { name: 'Start the job' }).click();
   await page.waitForURL(/\/jobs\/\d+$/);
   const longId = Number(new URL(page.url()).pathname.split('/').pop());
