@@ -319,6 +319,7 @@ function jobActions(job, after, onError) {
         if (!confirm('Delete job ' + job.id + ' with its workspace and outputs?')) return;
         await api('DELETE', '/api/v1/jobs/' + job.id);
       } else {
+        if (verb === 'cancel' && !confirm('Cancel job ' + job.id + '? It is stopped and keeps no outputs.')) return;
         await api('POST', '/api/v1/jobs/' + job.id + '/' + verb);
       }
       after(verb);

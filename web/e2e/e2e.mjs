@@ -251,6 +251,10 @@ try {
   await page.locator('tr[data-job]').nth(1).waitFor();
   check(await page.locator('tr[data-job]').count() === 2, 'the jobs list shows both jobs');
   await review('jobs');
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete job ' + longId }).click();
+  await waitFor(async () => (await page.locator('tr[data-job]').count()) === 1, 'the deleted job to leave the list');
+  check((await fetch(BASE + '/api/v1/jobs/' + longId)).status === 404, 'delete a job from the list');
 
   // --- tablet ------------------------------------------------------------------------------
   await page.setViewportSize({ width: 768, height: 1024 });
@@ -284,9 +288,16 @@ try {
   await page.locator('tr[data-job]').nth(49).waitFor();
   const nextMs = Date.now() - nextStart;
   const rows = await page.locator('tr[data-job]').count();
-  log(`MEASURE jobs list with 10,002 jobs: first page in ${listMs} ms, next page in ${nextMs} ms, ${rows} rows in the DOM`);
+  log(`MEASURE jobs list with 10,001 jobs: first page in ${listMs} ms, next page in ${nextMs} ms, ${rows} rows in the DOM`);
   check(rows === 50 && listMs < 1500 && nextMs < 1000, 'the jobs list stays fast with 10,000 jobs (server-side pages of 50)');
   await shot('jobs-10000');
+
+  // --- uninstall -------------------------------------------------------------------------------
+  await page.goto(BASE + '/pipelines/1');
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Uninstall' }).click();
+  await page.getByText('No pipeline is installed yet').waitFor({ timeout: 60000 });
+  check((await apiGet('/api/v1/pipelines')).items.length === 0, 'uninstall from the pipeline page');
 } catch (e) {
   failures++;
   log('FAIL', e.stack || e);
