@@ -255,6 +255,12 @@ try {
   await page.getByRole('button', { name: 'Delete job ' + longId }).click();
   await waitFor(async () => (await page.locator('tr[data-job]').count()) === 1, 'the deleted job to leave the list');
   check((await fetch(BASE + '/api/v1/jobs/' + longId)).status === 404, 'delete a job from the list');
+  await page.getByLabel('Status').selectOption('error');
+  await page.getByText('No job matches these filters').waitFor();
+  check(new URL(page.url()).search === '?status=error', 'the status filter applies and is kept in the address');
+  await page.getByLabel('Status').selectOption('done');
+  await page.locator('tr[data-job="' + jobId + '"]').waitFor();
+  check(await page.locator('tr[data-job]').count() === 1, 'filtering on done shows the finished job');
 
   // --- tablet ------------------------------------------------------------------------------
   await page.setViewportSize({ width: 768, height: 1024 });
