@@ -114,12 +114,21 @@ async function pipelinesPage() {
     const status = h('p', {}, 'Uploading ', file.name, '…');
     const log = h('pre', { class: 'log', 'aria-label': 'Build log', tabindex: '0' });
     progressArea.replaceChildren(status, bar);
+    // The build starts as soon as the server answers, maybe before this page reads the
+    // answer: keep every pipeline event from now on, and replay this pipeline's ones.
+    const early = [];
+    const collect = onEvent((ev) => { if (ev.kind === 'pipeline_updated') early.push(ev); });
+    onLeave(collect);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/v1/pipelines?filename=' + encodeURIComponent(file.name));
     xhr.setRequestHeader('Content-Type', 'application/zip');
     xhr.upload.onprogress = (e) => { bar.value = e.loaded; };
-    xhr.onerror = () => progressArea.replaceChildren(errorBox('the connection broke during the upload; try again'));
+    xhr.onerror = () => {
+      collect();
+      progressArea.replaceChildren(errorBox('the connection broke during the upload; try again'));
+    };
     xhr.onload = () => {
+      collect();
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status !== 202) {
@@ -130,7 +139,7 @@ async function pipelinesPage() {
       status.replaceChildren('Building ', link('/pipelines/' + id, body.name + ' ' + body.version), ': ', badge(body.status));
       bar.remove();
       progressArea.append(h('h3', {}, 'Build log'), log);
-      const stop = onEvent((ev) => {
+      const handle = (ev) => {
         if (ev.kind !== 'pipeline_updated' || ev.id !== id) return;
         if (ev.data.build_log) {
           log.append(ev.data.build_log.join('\n') + '\n');
@@ -139,9 +148,18 @@ async function pipelinesPage() {
         if (ev.data.status !== 'installing' || !ev.data.build_log) {
           status.replaceChildren('Pipeline ', link('/pipelines/' + id, body.name + ' ' + body.version), ': ', badge(ev.data.status));
         }
-        if (ev.data.status === 'ready' || ev.data.status === 'error') stop();
-      });
-      onLeave(stop);
+        if (ev.data.status === 'ready' || ev.data.status === 'error') {
+          finished = true;
+          if (stop) stop();
+        }
+      };
+      let finished = false;
+      let stop = null;
+      for (const ev of early) handle(ev);
+      if (!finished) {
+        stop = onEvent(handle);
+        onLeave(stop);
+      }
       refresh();
     };
     xhr.send(file);
