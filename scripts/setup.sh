@@ -17,7 +17,13 @@ PACKAGES=(
   clang-format  # scripts/test.sh checks formatting with it
   libpq-dev     # the PostgreSQL store
   postgresql    # the PostgreSQL store's tests start throw-away clusters
+  chromium      # the web dashboard e2e test (scripts/web-e2e.sh): headless Chromium
 )
+# Node.js and npm run the web e2e test. The machine image may carry a newer Node.js of its
+# own, npm included; Debian's packages only where there is none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 # Installed with its recommends (cgroupfs-mount among them), as verified on these machines.
 DOCKER_PACKAGES=(docker.io)
 

@@ -12,6 +12,7 @@
 #include "api/json_views.hpp"
 #include "api/observe_routes.hpp"
 #include "api/tus_routes.hpp"
+#include "api/web_routes.hpp"
 #include "common/fs_util.hpp"
 #include "common/json_util.hpp"
 
@@ -506,6 +507,7 @@ void register_rest_api(http::Server& server, Services services) {
   if (services.uploads != nullptr) add_tus_routes(server, services);
   add_data_routes(server, services);
   if (services.hub != nullptr) register_event_routes(server, services);
+  register_web_routes(server, services);
 }
 
 }  // namespace pirus::api

@@ -217,6 +217,15 @@ const std::vector<Key>& keys() {
          return Status::ok();
        },
        [](const Config& c) { return c.database_import_root; }},
+      {"web", "root",
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v.front() != '/') {
+           return Status::invalid("expected an absolute directory, got '" + v + "'");
+         }
+         c.web_root = v;
+         return Status::ok();
+       },
+       [](const Config& c) { return c.web_root; }},
       {"limits", "max_running_jobs",
        [](Config& c, const std::string& v) {
          std::int64_t n = 0;

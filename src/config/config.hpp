@@ -42,6 +42,11 @@ struct Config {
   // are refused (an API caller must not be able to publish arbitrary server files to jobs).
   std::string database_import_root;
 
+  // [web]
+  // Directory of the built web dashboard served at `/`; empty: `web/` next to the pirus
+  // binary, where the build puts it.
+  std::string web_root;
+
   // [limits]
   int max_running_jobs = 4;              // jobs in initializing or running at once
   double max_total_cpus = 0;             // CPU budget of all running jobs; 0 = no budget

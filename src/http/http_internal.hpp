@@ -22,6 +22,10 @@ class Router {
  public:
   // Throws std::invalid_argument for a pattern that does not start with '/' or has an
   // empty parameter name: those are programming errors found at start-up.
+  // A last segment `{name...}` makes a fallback route: it matches its prefix followed by
+  // any number of segments (joined with '/' into the parameter, "" for none), and is
+  // chosen only when no ordinary route has the path, and only for its own method (HEAD
+  // falls back to GET). Other methods on such a path stay 404.
   void add(Route route);
 
   struct Match {
@@ -41,11 +45,15 @@ class Router {
   struct Entry {
     Route route;
     std::vector<Segment> segments;
+    std::string tail;  // fallback routes: the name of the `{name...}` parameter
   };
   static bool matches(const Entry& e, const std::vector<std::string>& segments);
   static bool more_specific(const Entry& a, const Entry& b);
+  const Entry* match_fallback(std::string_view method, const std::vector<std::string>& segments,
+                              std::map<std::string, std::string>& params) const;
 
   std::vector<Entry> entries_;
+  std::vector<Entry> fallbacks_;
 };
 
 struct ByteRange {

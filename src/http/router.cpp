@@ -94,7 +94,16 @@ void Router::add(Route route) {
     throw std::invalid_argument("route pattern must start with '/': " + route.pattern);
   }
   Entry e;
-  for (std::string_view seg : split(std::string_view(route.pattern).substr(1), '/')) {
+  std::vector<std::string_view> pattern_segments =
+      split(std::string_view(route.pattern).substr(1), '/');
+  if (!pattern_segments.empty()) {
+    std::string_view last = pattern_segments.back();
+    if (last.size() > 5 && last.front() == '{' && last.substr(last.size() - 4) == "...}") {
+      e.tail = std::string(last.substr(1, last.size() - 5));
+      pattern_segments.pop_back();
+    }
+  }
+  for (std::string_view seg : pattern_segments) {
     if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {
       if (seg.size() == 2) {
         throw std::invalid_argument("empty parameter name in route " + route.pattern);
@@ -105,7 +114,38 @@ void Router::add(Route route) {
     }
   }
   e.route = std::move(route);
-  entries_.push_back(std::move(e));
+  if (!e.tail.empty()) {
+    fallbacks_.push_back(std::move(e));
+  } else {
+    entries_.push_back(std::move(e));
+  }
+}
+
+const Router::Entry* Router::match_fallback(std::string_view method,
+                                            const std::vector<std::string>& segments,
+                                            std::map<std::string, std::string>& params) const {
+  for (const Entry& e : fallbacks_) {
+    const bool method_ok =
+        e.route.method == method || (method == "HEAD" && e.route.method == "GET");
+    if (!method_ok || segments.size() < e.segments.size()) continue;
+    bool prefix_ok = true;
+    for (std::size_t i = 0; i < e.segments.size() && prefix_ok; ++i) {
+      const Segment& s = e.segments[i];
+      prefix_ok = s.is_param ? !segments[i].empty() : s.text == segments[i];
+    }
+    if (!prefix_ok) continue;
+    std::string rest;
+    for (std::size_t i = e.segments.size(); i < segments.size(); ++i) {
+      if (i > e.segments.size()) rest += '/';
+      rest += segments[i];
+    }
+    for (std::size_t i = 0; i < e.segments.size(); ++i) {
+      if (e.segments[i].is_param) params[e.segments[i].text] = segments[i];
+    }
+    params[e.tail] = std::move(rest);
+    return &e;
+  }
+  return nullptr;
 }
 
 bool Router::matches(const Entry& e, const std::vector<std::string>& segments) {
@@ -161,7 +201,11 @@ Router::Match Router::match(std::string_view method,
   }
 
   m.path_matched = !candidates.empty();
-  if (m.path_matched) {
+  if (!m.path_matched) {
+    if (const Entry* f = match_fallback(method, segments, m.params)) m.route = &f->route;
+    return m;
+  }
+  {
     std::set<std::string> methods{"OPTIONS"};
     for (const Entry* e : candidates) {
       methods.insert(e->route.method);

@@ -93,6 +93,32 @@ TEST(Router, ReportsAllowedMethodsWhenOnlyTheMethodDiffers) {
   EXPECT_FALSE(m.path_matched);
 }
 
+TEST(Router, FallbackRouteTakesOnlyPathsNoOrdinaryRouteHas) {
+  Router r;
+  r.add({"GET", "/{path...}", BodyKind::kNone, noop()});
+  r.add({"GET", "/api/v1/jobs/{id}", BodyKind::kNone, noop()});
+  r.add({"POST", "/api/v1/jobs", BodyKind::kNone, noop()});
+
+  auto m = r.match("GET", segments_of("/"));
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/{path...}");
+  EXPECT_EQ(m.params.at("path"), "");
+  m = r.match("HEAD", segments_of("/jobs/12/logs"));
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params.at("path"), "jobs/12/logs");
+  // An ordinary route keeps the path, with its own methods (405, not the fallback).
+  m = r.match("GET", segments_of("/api/v1/jobs/3"));
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/api/v1/jobs/{id}");
+  m = r.match("GET", segments_of("/api/v1/jobs"));
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.allow, "OPTIONS, POST");
+  // Another method on a fallback path is no route at all.
+  m = r.match("POST", segments_of("/index.html"));
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_FALSE(m.path_matched);
+}
+
 TEST(Router, HeadFallsBackToGet) {
   Router r;
   r.add({"GET", "/files/{id}/content", BodyKind::kNone, noop()});
