@@ -15,6 +15,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev googletest
   busybox-static zip unzip curl ca-certificates procps
   clang-format  # scripts/test.sh checks formatting with it
+  docker-compose debootstrap  # the compose deployment (deploy/) and its local Debian base
 )
 # Installed with its recommends (cgroupfs-mount among them), as verified on these machines.
 DOCKER_PACKAGES=(docker.io)
