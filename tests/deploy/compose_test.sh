@@ -42,7 +42,7 @@ export PIRUS_URL="https://127.0.0.1:$PIRUS_HTTPS_PORT"
 CA="$PIRUS_HOME/tls/generated/tls.crt"
 
 compose() { "$STACK" "$@"; }
-instance=""
+instance=""  # the first 8 characters of the server's instance id
 
 cleanup() {
   local rc=$?
@@ -57,8 +57,8 @@ cleanup() {
   fi
   compose down --remove-orphans -t 20 >/dev/null 2>&1 || true
   if [[ -n "$instance" ]]; then
-    docker ps -aq --filter "label=pirus.instance=$instance" | xargs -r docker rm -f >/dev/null 2>&1 || true
-    docker image ls -q --filter "reference=pirus-${instance:0:8}-pipeline-*" |
+    docker ps -aq --filter "name=pirus-$instance-" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker image ls -q --filter "reference=pirus-$instance-pipeline-*" |
       xargs -r docker rmi -f >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
@@ -95,6 +95,8 @@ pass "HTTP redirects to HTTPS; the certificate is verified (--ca-cert), --insecu
 
 stage_begin job
 install_example
+# pirus-<instance[0:8]>-pipeline-<id>: what the teardown removes.
+instance=$(cli --json pipeline list | grep -o '"image":"pirus-[0-9a-f]*-' | head -n 1 | cut -d- -f2)
 mapfile -t inputs < <(upload_inputs)
 ((${#inputs[@]} == 2)) || fail "expected two uploaded files, got: ${inputs[*]}"
 job1=$(run_job first 0 "${inputs[@]}")
@@ -103,16 +105,13 @@ check_outputs "$job1" "$WORK/out1"
 pass "job $job1 done through nginx; report.txt downloaded"
 
 stage_begin host
-instance=$(docker ps -q --filter "label=com.docker.compose.project=$PIRUS_PROJECT" \
+server_container=$(docker ps -q --filter "label=com.docker.compose.project=$PIRUS_PROJECT" \
   --filter "label=com.docker.compose.service=pirus" | head -n 1)
-[[ -n "$instance" ]] || fail "no pirus container"
-server_container=$instance
-instance=""
+[[ -n "$server_container" ]] || fail "no pirus container"
 job2=$(run_job long 6000 "${inputs[@]}")
 wait_for 60 "the container of job $job2" \
   sh -c "docker ps -q --filter label=pirus.job=$job2 | grep -q ."
 jc=$(docker ps -q --filter "label=pirus.job=$job2" | head -n 1)
-instance=$(docker inspect -f '{{index .Config.Labels "pirus.instance"}}' "$jc")
 mounts=$(docker inspect -f '{{range .Mounts}}{{.Source}} {{end}}' "$jc")
 for m in $mounts; do
   [[ "$m" == "$PIRUS_HOME/data/"* ]] || fail "job $job2 mount source $m is not a host path under $PIRUS_HOME/data"
