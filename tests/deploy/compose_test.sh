@@ -12,7 +12,8 @@
 #   down-up   `down` then `up`: pipelines, files, finished jobs and logs are all there
 # Everything is torn down on exit, even on failure. Stage timings are printed at the end.
 # Usage: compose_test.sh PIRUS_BINARY
-# Environment: PIRUS_DEPLOY_DB (sqlite until the PostgreSQL store is merged; postgres),
+# Environment: PIRUS_DEPLOY_DB (postgres or sqlite; default: postgres when this pirus has
+#   the PostgreSQL store, i.e. a `pirus db` command, else sqlite),
 #   PIRUS_DEPLOY_BASE (pirus-base/debian:bookworm), PIRUS_DEPLOY_TAG (test),
 #   PIRUS_DEPLOY_KEEP=1 keeps the stack and PIRUS_HOME for a look after a failure.
 set -euo pipefail
@@ -23,7 +24,12 @@ WORK=$(mktemp -d /tmp/pirus-compose-test-XXXXXX)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STACK="$DEPLOY_TEST_SRC/deploy/pirus-stack.sh"
 
-export PIRUS_DB="${PIRUS_DEPLOY_DB:-sqlite}"
+# PostgreSQL when this pirus has the PostgreSQL store (it comes with `pirus db`), else SQLite.
+if [[ -z "${PIRUS_DEPLOY_DB:-}" ]]; then
+  PIRUS_DEPLOY_DB=sqlite
+  "$PIRUS" db --help 2>/dev/null | grep -q '^Usage: .* db ' && PIRUS_DEPLOY_DB=postgres
+fi
+export PIRUS_DB="$PIRUS_DEPLOY_DB"
 export BASE_IMAGE="${PIRUS_DEPLOY_BASE:-pirus-base/debian:bookworm}"
 export PIRUS_TAG="${PIRUS_DEPLOY_TAG:-test}"
 export PIRUS_HOME="$WORK/home"
@@ -79,7 +85,15 @@ compose up -d
 wait_for 60 "nginx's certificate" test -s "$CA"
 export PIRUS_CA_CERT="$CA"
 wait_healthy
-pass "stack up: $(cli health | tr '\n' ' ')"
+pass "stack up: $(cli health | tr -s ' \n' ' ')"
+if [[ "$PIRUS_DB" == postgres ]]; then
+  expected_db="database postgresql://pirus:\*\*\*@127.0.0.1:$PIRUS_PG_PORT/pirus"
+else
+  expected_db="database sqlite://$PIRUS_HOME/data/pirus.db"
+fi
+grep -q "$expected_db" "$PIRUS_HOME/logs/pirus/pirus.log" ||
+  fail "the server does not use the $PIRUS_DB database ($expected_db): $(grep -m1 listening "$PIRUS_HOME/logs/pirus/pirus.log")"
+pass "the server uses $PIRUS_DB"
 
 stage_begin tls
 redirect=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' \
@@ -99,10 +113,32 @@ install_example
 instance=$(cli --json pipeline list | grep -o '"image":"pirus-[0-9a-f]*-' | head -n 1 | cut -d- -f2)
 mapfile -t inputs < <(upload_inputs)
 ((${#inputs[@]} == 2)) || fail "expected two uploaded files, got: ${inputs[*]}"
+# Push events through nginx: an SSE stream open while the job runs sees it finish.
+curl -sN --cacert "$CA" -H 'Accept: text/event-stream' \
+  "$PIRUS_URL/api/v1/events?kinds=job_updated" >"$WORK/sse.txt" 2>/dev/null &
+sse_pid=$!
+sleep 0.5
 job1=$(run_job first 0 "${inputs[@]}")
 cli job wait "$job1" >/dev/null || fail "job $job1 failed: $(cli job show "$job1")"
 check_outputs "$job1" "$WORK/out1"
 pass "job $job1 done through nginx; report.txt downloaded"
+sleep 0.5
+kill "$sse_pid" 2>/dev/null || true
+wait "$sse_pid" 2>/dev/null || true
+grep -q '"status":"done"' "$WORK/sse.txt" || fail "no job_updated event (done) over SSE through nginx: $(head -c 600 "$WORK/sse.txt")"
+pass "SSE through nginx: $(grep -c '^data:' "$WORK/sse.txt") events"
+# A WebSocket handshake through nginx (HTTP/1.1 Upgrade), and the server's first message.
+curl -s --http1.1 --max-time 3 --cacert "$CA" -D "$WORK/ws.headers" -o "$WORK/ws.body" \
+  -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+  -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$PIRUS_URL/api/v1/events?kinds=job_updated" || true
+head -n 1 "$WORK/ws.headers" | grep -q ' 101' || fail "no WebSocket upgrade through nginx: $(head -n 1 "$WORK/ws.headers")"
+grep -qa '"type":"subscribed"' "$WORK/ws.body" || fail "no 'subscribed' message over the WebSocket"
+pass "WebSocket through nginx: 101 and the subscribed message"
+# A resumable upload larger than nginx's default body limit and than one TUS chunk.
+head -c $((40 << 20)) /dev/urandom >"$WORK/big.bin"
+big=$(cli --json file upload --sha256 "$WORK/big.bin") || fail "the 40 MiB upload failed"
+grep -q '"size":41943040' <<<"$big" || fail "the 40 MiB upload has the wrong size: $big"
+pass "40 MiB TUS upload through nginx, checked by the server"
 
 stage_begin host
 server_container=$(docker ps -q --filter "label=com.docker.compose.project=$PIRUS_PROJECT" \
