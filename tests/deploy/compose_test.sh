@@ -79,6 +79,8 @@ wait_healthy() {
 stage_begin build
 docker info >/dev/null 2>&1 || fail "dockerd is not running (scripts/setup.sh starts it)"
 compose build
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^pirus/(server|postgres|nginx):$PIRUS_TAG " |
+  sed "s/^/[$PIRUS_LOG_TAG] image /"
 
 stage_begin up
 compose up -d
@@ -144,6 +146,11 @@ stage_begin host
 server_container=$(docker ps -q --filter "label=com.docker.compose.project=$PIRUS_PROJECT" \
   --filter "label=com.docker.compose.service=pirus" | head -n 1)
 [[ -n "$server_container" ]] || fail "no pirus container"
+# The image's HEALTHCHECK (pirus health) has run by now.
+health_of() { docker inspect -f '{{.State.Health.Status}}' "$1"; }
+is_healthy() { [[ "$(health_of "$1")" == healthy ]]; }
+wait_for 40 "the server container's HEALTHCHECK" is_healthy "$server_container"
+pass "server container ${server_container:0:12}: $(health_of "$server_container") (HEALTHCHECK)"
 job2=$(run_job long 6000 "${inputs[@]}")
 wait_for 60 "the container of job $job2" \
   sh -c "docker ps -q --filter label=pirus.job=$job2 | grep -q ."
