@@ -160,8 +160,8 @@ for m in $mounts; do
   [[ "$m" == "$PIRUS_HOME/data/"* ]] || fail "job $job2 mount source $m is not a host path under $PIRUS_HOME/data"
   [[ -d "$m" ]] || fail "job $job2 mount source $m does not exist on the host"
 done
-[[ -z "$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$jc" | grep -v '^none$')" ]] ||
-  fail "job $job2 is not on network none"
+network=$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$jc")
+[[ "$network" == none ]] || fail "job $job2 is on network $network, not none"
 pass "job $job2 runs on the host's dockerd, next to the server container ${server_container:0:12}; mounts: $mounts"
 
 stage_begin restart
@@ -181,8 +181,9 @@ compose up -d
 wait_healthy
 cli --json pipeline list | grep -q '"name":"seqstats"' || fail "the pipeline is gone after down/up"
 files=$(cli --json file list)
-grep -q '"sample1.fa"' <<<"$files" && grep -q '"sample2.fq"' <<<"$files" ||
-  fail "uploaded files are gone after down/up"
+for f in sample1.fa sample2.fq big.bin; do
+  grep -q "\"$f\"" <<<"$files" || fail "uploaded file $f is gone after down/up"
+done
 for j in "$job1" "$job2"; do
   cli --json job show "$j" | grep -q '"status":"done"' || fail "job $j is not done after down/up"
   [[ -n "$(cli job logs "$j")" ]] || fail "job $j has no log after down/up"

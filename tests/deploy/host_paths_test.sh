@@ -49,6 +49,7 @@ trap cleanup EXIT
 start_server() {
   local log=$1 host_dir=$2 set=()
   [[ -n "$host_dir" ]] && set=(--set "server.host_data_dir=$host_dir")
+  # shellcheck disable=SC2016  # expanded by the inner bash
   unshare -m --propagation private bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ \
     "$OUTSIDE" "$INSIDE" "$PIRUS" server --data-dir "$INSIDE" --listen 127.0.0.1:0 \
     "${set[@]}" >"$log" 2>&1 &
