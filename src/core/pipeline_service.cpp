@@ -201,11 +201,21 @@ asio::awaitable<Status> PipelineService::uninstall(Id id) {
   co_return Status::ok();
 }
 
-void PipelineService::resume_interrupted_builds() {
+PipelineService::PipelineService(CoreContext& ctx) : ctx_(ctx) {
   auto all = ctx_.store.list_pipelines();
   if (!all) return;
   for (const auto& p : *all) {
-    if (p.status != PipelineStatus::kInstalling) continue;
+    if (p.status == PipelineStatus::kInstalling) interrupted_.insert(p.id);
+  }
+}
+
+void PipelineService::resume_interrupted_builds() {
+  const std::set<Id> interrupted = std::move(interrupted_);
+  interrupted_.clear();
+  auto all = ctx_.store.list_pipelines();
+  if (!all) return;
+  for (const auto& p : *all) {
+    if (p.status != PipelineStatus::kInstalling || interrupted.count(p.id) == 0) continue;
     if (!p.path.empty() && fs::exists(p.path)) {
       spdlog::info("pipeline {}: build interrupted by a restart, building again", p.id);
       asio::co_spawn(ctx_.loop, build(p.id), asio::detached);

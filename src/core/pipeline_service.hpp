@@ -11,6 +11,7 @@
 // All methods run on the event loop.
 
 #include <boost/asio/awaitable.hpp>
+#include <set>
 #include <string>
 
 #include "common/status.hpp"
@@ -21,7 +22,9 @@ namespace pirus {
 
 class PipelineService {
  public:
-  explicit PipelineService(CoreContext& ctx) : ctx_(ctx) {}
+  // Notes which pipelines were installing when the server stopped (see
+  // resume_interrupted_builds), so construct it before the API accepts installs.
+  explicit PipelineService(CoreContext& ctx);
 
   // Installs the zip at `zip_path` (left in place; the caller owns it).
   boost::asio::awaitable<Result<Pipeline>> install(std::string zip_path);
@@ -34,7 +37,9 @@ class PipelineService {
   std::string build_log_path(Id id) const;
   std::string package_dir(Id id) const;
 
-  // At start-up: pipelines whose build was cut short by a restart are built again.
+  // At start-up, once the engine answers: pipelines whose build was cut short by a restart
+  // are built again. Only those noted at construction: an install accepted since then is
+  // building already and must not get a second build.
   void resume_interrupted_builds();
 
  private:
@@ -42,6 +47,7 @@ class PipelineService {
   void publish(const Pipeline& p);
 
   CoreContext& ctx_;
+  std::set<Id> interrupted_;
 };
 
 }  // namespace pirus

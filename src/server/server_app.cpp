@@ -88,6 +88,26 @@ std::vector<std::string> probe_images(const Config& c) {
           "pirus-base/debian:bookworm"};
 }
 
+// Whether the engine sees the data directory where job mounts will say it is. OK also when
+// there is nothing to check with and no mapping that could be wrong (with a warning);
+// kUnavailable while the engine cannot be reached; any other error is a refusal.
+asio::awaitable<Status> check_data_dir(DockerManager& manager, const Config& config) {
+  std::string probe_dir = config.tmp_dir();
+  std::vector<std::string> images = probe_images(config);
+  std::string user = std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
+  Status probed = co_await manager.probe_host_data_dir(std::move(probe_dir), std::move(images),
+                                                       std::move(user));
+  if (probed) {
+    spdlog::info("the engine sees the data directory at {}", config.host_data_dir);
+  } else if (probed.code() == Code::kNotFound && config.docker_probe_image.empty() &&
+             config.host_data_dir == config.data_dir) {
+    spdlog::warn("data directory not checked ({}); set docker.probe_image to check it",
+                 probed.message());
+    probed = Status::ok();
+  }
+  co_return probed;
+}
+
 void set_log_level(const std::string& level) {
   // Logs go to stderr: stdout stays free for what a command prints (--print-config).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pirus"));
@@ -124,6 +144,24 @@ int run_server(const Config& config) {
   dcfg.data_dir = config.data_dir;
   dcfg.host_data_dir = config.host_data_dir;
   DockerManager manager(io.get_executor(), dcfg);
+  // The data-directory check runs before the API listens when the engine answers: a refusal
+  // then comes before any request is accepted, and start-up recovery follows listen() as
+  // closely as ever. With the engine down, it runs once the engine is back (below).
+  bool data_dir_checked = false;
+  {
+    Status probed = Status::unavailable("not checked");
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { probed = co_await check_data_dir(manager, config); },
+        asio::detached);
+    io.run();
+    io.restart();
+    if (probed) {
+      data_dir_checked = true;
+    } else if (probed.code() != Code::kUnavailable) {
+      spdlog::error("refusing to start: {}", probed.message());
+      return 1;
+    }
+  }
   CoreContext ctx{config,  **store, manager,   io.get_executor(),
                   workers, events,  *instance, resolve_job_user(config.job_user)};
   PipelineService pipelines(ctx);
@@ -174,23 +212,9 @@ int run_server(const Config& config) {
           boost::system::error_code ec;
           co_await retry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
-        for (int attempt = 0; !stopping; ++attempt) {
-          std::string probe_dir = config.tmp_dir();
-          std::vector<std::string> images = probe_images(config);
-          std::string user = std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
-          Status probed = co_await manager.probe_host_data_dir(std::move(probe_dir),
-                                                               std::move(images), std::move(user));
-          if (probed) {
-            spdlog::info("the engine sees the data directory at {}", config.host_data_dir);
-            break;
-          }
-          if (probed.code() == Code::kNotFound && config.docker_probe_image.empty() &&
-              config.host_data_dir == config.data_dir) {
-            // Nothing to run the check with, and no mapping that could be wrong.
-            spdlog::warn("data directory not checked ({}); set docker.probe_image to check it",
-                         probed.message());
-            break;
-          }
+        for (int attempt = 0; !stopping && !data_dir_checked; ++attempt) {
+          Status probed = co_await check_data_dir(manager, config);
+          if (probed) break;
           if (probed.code() != Code::kUnavailable) {
             spdlog::error("refusing to start: {}", probed.message());
             exit_code = 1;
