@@ -22,9 +22,7 @@ namespace pirus {
 
 class PipelineService {
  public:
-  // Notes which pipelines were installing when the server stopped (see
-  // resume_interrupted_builds), so construct it before the API accepts installs.
-  explicit PipelineService(CoreContext& ctx);
+  explicit PipelineService(CoreContext& ctx) : ctx_(ctx) {}
 
   // Installs the zip at `zip_path` (left in place; the caller owns it).
   boost::asio::awaitable<Result<Pipeline>> install(std::string zip_path);
@@ -37,9 +35,8 @@ class PipelineService {
   std::string build_log_path(Id id) const;
   std::string package_dir(Id id) const;
 
-  // At start-up, once the engine answers: pipelines whose build was cut short by a restart
-  // are built again. Only those noted at construction: an install accepted since then is
-  // building already and must not get a second build.
+  // At start-up: pipelines whose build was cut short by a restart are built again; not those
+  // whose build this service started (installs accepted before this is called).
   void resume_interrupted_builds();
 
  private:
@@ -47,7 +44,7 @@ class PipelineService {
   void publish(const Pipeline& p);
 
   CoreContext& ctx_;
-  std::set<Id> interrupted_;
+  std::set<Id> builds_started_;  // never built twice by one server
 };
 
 }  // namespace pirus
