@@ -18,6 +18,7 @@ PACKAGES=(
   libpq-dev     # the PostgreSQL store
   postgresql    # the PostgreSQL store's tests start throw-away clusters
   chromium      # the web dashboard e2e test (scripts/web-e2e.sh): headless Chromium
+  docker-compose debootstrap  # the compose deployment (deploy/) and its local Debian base
 )
 # Node.js and npm run the web e2e test. The machine image may carry a newer Node.js of its
 # own, npm included; Debian's packages only where there is none.

@@ -177,6 +177,14 @@ int xferinfo_cb(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow
   return 0;
 }
 
+void apply_tls(CURL* c, const ApiClient::Tls& tls) {
+  if (!tls.ca_cert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, tls.ca_cert.c_str());
+  if (tls.insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
 }  // namespace
 
 ApiClient::ApiClient(std::string base_url)
@@ -207,6 +215,7 @@ Result<HttpResult> ApiClient::perform(Transfer& t) {
   // A proxy from the environment must never intercept a local server.
   curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
   curl_easy_setopt(c, CURLOPT_USERAGENT, "pirus-cli");
+  apply_tls(c, tls_);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
@@ -456,6 +465,7 @@ Status ApiClient::stream(const std::vector<StreamTarget>& targets) {
     curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, kKeepIntervalSeconds);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "pirus-cli");
+    apply_tls(c, tls_);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, stream_header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &states[i]);

@@ -52,6 +52,15 @@ class ApiClient {
 
   const std::string& base_url() const { return base_url_; }
 
+  // HTTPS: when `ca_cert` (a PEM file) is set, it replaces the system's CA store, so that a
+  // self-signed deployment certificate can be verified; `insecure` skips certificate and
+  // host name checks altogether (only when explicitly asked for: never a default).
+  struct Tls {
+    std::string ca_cert;
+    bool insecure = false;
+  };
+  void set_tls(Tls tls) { tls_ = std::move(tls); }
+
   // A header sent with every later request ("Authorization: Bearer ..."); never logged.
   void add_header(std::string header) { extra_headers_.push_back(std::move(header)); }
 
@@ -110,6 +119,7 @@ class ApiClient {
 
   std::string base_url_;
   std::vector<std::string> extra_headers_;
+  Tls tls_;
   struct Handle;
   std::unique_ptr<Handle> handle_;
 };

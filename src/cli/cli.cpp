@@ -34,6 +34,12 @@ void add_client_commands(CLI::App& app, ClientOptions& opts, int& exit_code,
   app.add_option("--server", opts.server_url, "URL of the Pirus server")
       ->envname("PIRUS_URL")
       ->capture_default_str();
+  app.add_option("--ca-cert", opts.ca_cert,
+                 "HTTPS: trust this PEM certificate instead of the system's CA store")
+      ->envname("PIRUS_CA_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure", opts.insecure,
+               "HTTPS: do not verify the server's certificate (prefer --ca-cert)");
   app.add_flag("--json", opts.json, "Print the API's JSON instead of tables");
   auto env = std::make_shared<CommandEnv>(CommandEnv{&opts, &exit_code, console});
   add_pipeline_commands(app, env);
@@ -41,6 +47,7 @@ void add_client_commands(CLI::App& app, ClientOptions& opts, int& exit_code,
   add_job_commands(app, env);
   add_database_commands(app, env);
   add_notify_command(app, env);
+  add_health_command(app, env);
 }
 
 void on_run(CLI::App* cmd, const std::shared_ptr<CommandEnv>& env,
@@ -58,7 +65,9 @@ void on_run(CLI::App* cmd, const std::shared_ptr<CommandEnv>& env,
 }
 
 Session::Session(const ClientOptions& opts, const Console& console)
-    : opts_(opts), console_(console), client_(opts.server_url) {}
+    : opts_(opts), console_(console), client_(opts.server_url) {
+  client_.set_tls({opts.ca_cert, opts.insecure});
+}
 
 int Session::fail(const Status& status) {
   err() << "error: " << status.message() << '\n' << std::flush;

@@ -96,6 +96,7 @@ void add_file_commands(CLI::App& app, const std::shared_ptr<CommandEnv>& env);
 void add_job_commands(CLI::App& app, const std::shared_ptr<CommandEnv>& env);
 void add_database_commands(CLI::App& app, const std::shared_ptr<CommandEnv>& env);
 void add_notify_command(CLI::App& app, const std::shared_ptr<CommandEnv>& env);
+void add_health_command(CLI::App& app, const std::shared_ptr<CommandEnv>& env);
 
 // Argument checks whose messages people can read (CLI11's own print the range of a double).
 CLI::Validator id_arg();            // a positive integer

@@ -156,6 +156,15 @@ const std::vector<Key>& keys() {
        },
        [](const Config& c) { return c.listen_address + ":" + std::to_string(c.listen_port); }},
       str_key("server", "data_dir", &Config::data_dir),
+      {"server", "host_data_dir",
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v.front() != '/') {
+           return Status::invalid("expected an absolute directory, got '" + v + "'");
+         }
+         c.host_data_dir = v;
+         return Status::ok();
+       },
+       [](const Config& c) { return c.host_data_dir; }},
       {"server", "log_level",
        [](Config& c, const std::string& v) {
          static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
@@ -172,6 +181,15 @@ const std::vector<Key>& keys() {
       int_key("database", "pool_size", &Config::database_pool_size, 1, 100),
       str_key("docker", "socket", &Config::docker_socket),
       bool_key("docker", "allow_build_network", &Config::allow_build_network),
+      {"docker", "probe_image",
+       [](Config& c, const std::string& v) {
+         if (v.find_first_of(" \t\n") != std::string::npos) {
+           return Status::invalid("expected an image reference, got '" + v + "'");
+         }
+         c.docker_probe_image = v;
+         return Status::ok();
+       },
+       [](const Config& c) { return c.docker_probe_image; }},
       {"jobs", "user",
        [](Config& c, const std::string& v) {
          if (v != "auto") {
@@ -294,6 +312,12 @@ Status validate(Config& c) {
   // Relative data dirs would move with the working directory; anchor them once.
   c.data_dir = std::filesystem::absolute(c.data_dir).lexically_normal().string();
   while (c.data_dir.size() > 1 && c.data_dir.back() == '/') c.data_dir.pop_back();
+  if (c.host_data_dir.empty()) {
+    c.host_data_dir = c.data_dir;
+  } else {
+    c.host_data_dir = std::filesystem::path(c.host_data_dir).lexically_normal().string();
+    while (c.host_data_dir.size() > 1 && c.host_data_dir.back() == '/') c.host_data_dir.pop_back();
+  }
   if (c.max_job_cpus == 0) {
     c.max_job_cpus = std::max(1u, std::thread::hardware_concurrency());
   }

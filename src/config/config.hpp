@@ -19,7 +19,10 @@ struct Config {
   std::string listen_address = "127.0.0.1";
   unsigned short listen_port = 8080;
   std::string data_dir = "/var/lib/pirus";  // files/, pipelines/, jobs/, databases/, tmp/
-  std::string log_level = "info";           // trace|debug|info|warn|error
+  // data_dir as the engine's host sees it, when Pirus runs in a container whose data_dir is a
+  // bind mount of another host directory; empty: the same as data_dir.
+  std::string host_data_dir;
+  std::string log_level = "info";  // trace|debug|info|warn|error
 
   // [database]
   std::string database_url;             // empty: sqlite://<data_dir>/pirus.db
@@ -28,6 +31,9 @@ struct Config {
   // [docker]
   std::string docker_socket = "/var/run/docker.sock";
   bool allow_build_network = false;  // RUN steps of pipeline builds get no network by default
+  // Image of the start-up container that checks that data_dir is visible to the engine at
+  // host_data_dir; empty: the first of a few well-known local images (docs/configuration.md).
+  std::string docker_probe_image;
 
   // [jobs]
   std::string job_user = "auto";  // "auto" or "uid:gid" (see docs/configuration.md)

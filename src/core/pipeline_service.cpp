@@ -89,6 +89,8 @@ asio::awaitable<Result<Pipeline>> PipelineService::install(std::string zip_path)
     (void)remove_tree(staging);
     co_return created.status();
   }
+  // From its first row on, this install is not an interrupted one.
+  builds_started_.insert(created->id);
   Pipeline pipeline = *created;
 
   std::string root = ctx_.config.pipelines_dir() + "/" + std::to_string(pipeline.id);
@@ -205,9 +207,10 @@ void PipelineService::resume_interrupted_builds() {
   auto all = ctx_.store.list_pipelines();
   if (!all) return;
   for (const auto& p : *all) {
-    if (p.status != PipelineStatus::kInstalling) continue;
+    if (p.status != PipelineStatus::kInstalling || builds_started_.count(p.id) > 0) continue;
     if (!p.path.empty() && fs::exists(p.path)) {
       spdlog::info("pipeline {}: build interrupted by a restart, building again", p.id);
+      builds_started_.insert(p.id);
       asio::co_spawn(ctx_.loop, build(p.id), asio::detached);
     } else {
       Pipeline failed = p;

@@ -11,6 +11,7 @@
 // All methods run on the event loop.
 
 #include <boost/asio/awaitable.hpp>
+#include <set>
 #include <string>
 
 #include "common/status.hpp"
@@ -34,7 +35,8 @@ class PipelineService {
   std::string build_log_path(Id id) const;
   std::string package_dir(Id id) const;
 
-  // At start-up: pipelines whose build was cut short by a restart are built again.
+  // At start-up: pipelines whose build was cut short by a restart are built again; not those
+  // whose build this service started (installs accepted before this is called).
   void resume_interrupted_builds();
 
  private:
@@ -42,6 +44,7 @@ class PipelineService {
   void publish(const Pipeline& p);
 
   CoreContext& ctx_;
+  std::set<Id> builds_started_;  // never built twice by one server
 };
 
 }  // namespace pirus

@@ -56,7 +56,7 @@ struct BuildRequest {
 };
 
 struct Mount {
-  std::string host_path;       // absolute path as the *engine's host* sees it
+  std::string host_path;       // absolute path as the server sees it (the manager maps it)
   std::string container_path;  // absolute path inside the container
   bool read_only = true;
 };

@@ -14,7 +14,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "api/event_hub.hpp"
 #include "api/rest_api.hpp"
@@ -77,6 +80,34 @@ std::string notify_base_url(const Config& c, unsigned short port) {
   return "http://" + host + ":" + std::to_string(port);
 }
 
+// Images the start-up probe of the data directory may use, best first: the configured one
+// alone when set; otherwise small images that are commonly present.
+std::vector<std::string> probe_images(const Config& c) {
+  if (!c.docker_probe_image.empty()) return {c.docker_probe_image};
+  return {"pirus-base/busybox:1", "busybox:latest", "debian:bookworm-slim",
+          "pirus-base/debian:bookworm"};
+}
+
+// Whether the engine sees the data directory where job mounts will say it is. OK also when
+// there is nothing to check with and no mapping that could be wrong (with a warning);
+// kUnavailable while the engine cannot be reached; any other error is a refusal.
+asio::awaitable<Status> check_data_dir(DockerManager& manager, const Config& config) {
+  std::string probe_dir = config.tmp_dir();
+  std::vector<std::string> images = probe_images(config);
+  std::string user = std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
+  Status probed = co_await manager.probe_host_data_dir(std::move(probe_dir), std::move(images),
+                                                       std::move(user));
+  if (probed) {
+    spdlog::info("the engine sees the data directory at {}", config.host_data_dir);
+  } else if (probed.code() == Code::kNotFound && config.docker_probe_image.empty() &&
+             config.host_data_dir == config.data_dir) {
+    spdlog::warn("data directory not checked ({}); set docker.probe_image to check it",
+                 probed.message());
+    probed = Status::ok();
+  }
+  co_return probed;
+}
+
 void set_log_level(const std::string& level) {
   // Logs go to stderr: stdout stays free for what a command prints (--print-config).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pirus"));
@@ -111,7 +142,27 @@ int run_server(const Config& config) {
   dcfg.socket_path = config.docker_socket;
   dcfg.instance_id = *instance;
   dcfg.log_limit_bytes = config.job_log_bytes;
+  dcfg.data_dir = config.data_dir;
+  dcfg.host_data_dir = config.host_data_dir;
   DockerManager manager(io.get_executor(), dcfg);
+  // The data-directory check runs before the API listens when the engine answers: a refusal
+  // then comes before any request is accepted, and start-up recovery follows listen() as
+  // closely as ever. With the engine down, it runs once the engine is back (below).
+  bool data_dir_checked = false;
+  {
+    Status probed = Status::unavailable("not checked");
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { probed = co_await check_data_dir(manager, config); },
+        asio::detached);
+    io.run();
+    io.restart();
+    if (probed) {
+      data_dir_checked = true;
+    } else if (probed.code() != Code::kUnavailable) {
+      spdlog::error("refusing to start: {}", probed.message());
+      return 1;
+    }
+  }
   CoreContext ctx{config,  **store, manager,   io.get_executor(),
                   workers, events,  *instance, resolve_job_user(config.job_user)};
   PipelineService pipelines(ctx);
@@ -140,10 +191,17 @@ int run_server(const Config& config) {
   spdlog::info("{}{}:{} (data {}, database {}, jobs run as {})", kListeningBanner,
                config.listen_address, server.port(), config.data_dir,
                redacted_database_url(config.effective_database_url()), ctx.job_user);
+  if (config.host_data_dir != config.data_dir) {
+    spdlog::info("bind mounts for jobs: {} here is {} on the engine's host", config.data_dir,
+                 config.host_data_dir);
+  }
 
   bool stopping = false;
+  int exit_code = 0;
   asio::steady_timer retry(io);
-  // Connect to the engine (retrying while it is down), then reconcile and schedule.
+  std::function<void()> stop;
+  // Connect to the engine (retrying while it is down), check that it sees the data directory
+  // where job mounts say it is, then reconcile and schedule.
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -151,6 +209,20 @@ int run_server(const Config& config) {
           Status st = co_await manager.start(&jobs);
           if (st) break;
           if (attempt == 0) spdlog::error("{}; retrying every 5 s", st.message());
+          retry.expires_after(std::chrono::seconds(5));
+          boost::system::error_code ec;
+          co_await retry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        for (int attempt = 0; !stopping && !data_dir_checked; ++attempt) {
+          Status probed = co_await check_data_dir(manager, config);
+          if (probed) break;
+          if (probed.code() != Code::kUnavailable) {
+            spdlog::error("refusing to start: {}", probed.message());
+            exit_code = 1;
+            stop();
+            co_return;
+          }
+          if (attempt == 0) spdlog::error("{}; retrying every 5 s", probed.message());
           retry.expires_after(std::chrono::seconds(5));
           boost::system::error_code ec;
           co_await retry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -165,7 +237,12 @@ int run_server(const Config& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down (running jobs keep running)", sig);
+    stop();
+  });
+  stop = [&]() {
+    if (stopping) return;
     stopping = true;
+    signals.cancel();
     retry.cancel();
     server.stop();
     jobs.stop();
@@ -189,12 +266,12 @@ int run_server(const Config& config) {
           io.stop();
         },
         asio::detached);
-  });
+  };
 
   io.run();
   workers.join();
   spdlog::info("pirus server stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace pirus

@@ -18,13 +18,16 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "common/fs_util.hpp"
 #include "managers/docker/docker_client.hpp"
+#include "managers/docker/host_paths.hpp"
 #include "managers/docker/log_demuxer.hpp"
 #include "managers/docker/log_entries.hpp"
 #include "managers/docker/stats_math.hpp"
@@ -76,11 +79,15 @@ struct Watched {
 
 struct ManagerState {
   ManagerState(asio::any_io_executor e, DockerConfig c)
-      : ex(std::move(e)), cfg(std::move(c)), client(ex, cfg.socket_path, cfg.api_version) {}
+      : ex(std::move(e)),
+        cfg(std::move(c)),
+        client(ex, cfg.socket_path, cfg.api_version),
+        paths(cfg.data_dir, cfg.host_data_dir) {}
 
   asio::any_io_executor ex;
   DockerConfig cfg;
   DockerClient client;
+  HostPathMap paths;
   JobObserver* observer = nullptr;
   bool started = false;
   bool stopped = false;
@@ -935,15 +942,16 @@ asio::awaitable<Result<std::string>> DockerManager::launch(JobLaunch l) {
   json::object hc;
   json::array binds;
   for (const Mount& m : l.mounts) {
+    const std::string source = st->paths.to_host(m.host_path);
     // Binds are "host:container:mode": a ':' inside a path would be misread.
-    if (m.host_path.empty() || m.host_path[0] != '/' || m.container_path.empty() ||
-        m.container_path[0] != '/' || m.host_path.find(':') != std::string::npos ||
+    if (source.empty() || source[0] != '/' || m.container_path.empty() ||
+        m.container_path[0] != '/' || source.find(':') != std::string::npos ||
         m.container_path.find(':') != std::string::npos) {
       co_return Status::invalid(context + ": mount paths must be absolute and free of ':' (" +
-                                m.host_path + " -> " + m.container_path + ")");
+                                source + " -> " + m.container_path + ")");
     }
     binds.emplace_back(
-        json::string(m.host_path + ":" + m.container_path + (m.read_only ? ":ro" : ":rw")));
+        json::string(source + ":" + m.container_path + (m.read_only ? ":ro" : ":rw")));
   }
   hc["Binds"] = std::move(binds);
   hc["NetworkMode"] = l.network.empty() ? std::string("none") : l.network;
@@ -1043,6 +1051,134 @@ asio::awaitable<Result<std::string>> DockerManager::launch(JobLaunch l) {
   }
   if (!st->stopped) docker::spawn(st, docker::log_loop(st, w));
   co_return cid;
+}
+
+namespace docker {
+namespace {
+
+asio::awaitable<Result<std::string>> first_local_image(StatePtr st,
+                                                       std::vector<std::string> images) {
+  std::string tried;
+  for (const auto& image : images) {
+    if (image.empty()) continue;
+    std::string target = "/images/" + path_encode(image) + "/json";
+    auto r = co_await call(st, http::verb::get, std::move(target), "");
+    if (!r.is_ok()) co_return r.status();
+    if (r->ok()) co_return image;
+    tried += (tried.empty() ? "" : ", ") + image;
+  }
+  co_return Status::not_found("none of these images exists locally: " +
+                              (tried.empty() ? std::string("(none given)") : tried));
+}
+
+// Runs the probe container to its end and returns what it printed on stdout.
+asio::awaitable<Result<std::string>> run_probe(StatePtr st, std::string name, std::string body) {
+  std::string create_target = "/containers/create?name=" + url_encode(name);
+  auto created = co_await call(st, http::verb::post, std::move(create_target), std::move(body));
+  if (!created.is_ok()) co_return created.status();
+  if (!created->ok()) co_return status_from_engine(created->status, created->body);
+  auto doc = parse_json(created->body, "a created container");
+  const std::string cid = doc.is_ok() ? jstr(jget(&*doc, "Id")) : std::string();
+  if (cid.empty()) co_return Status::internal("the engine returned no container id");
+
+  Result<std::string> out = std::string();
+  std::string start_target = "/containers/" + cid + "/start";
+  auto started = co_await call(st, http::verb::post, std::move(start_target), "");
+  if (!started.is_ok()) {
+    out = started.status();
+  } else if (!started->ok()) {
+    // A bind source missing on the engine's host is refused here (400 or 500).
+    out = Status::invalid(engine_message(started->body));
+  } else {
+    std::string wait_target = "/containers/" + cid + "/wait";
+    auto waited = co_await call(st, http::verb::post, std::move(wait_target), "");
+    std::string logs_target = "/containers/" + cid + "/logs?stdout=1&stderr=1";
+    auto logs = co_await call(st, http::verb::get, std::move(logs_target), "");
+    if (!waited.is_ok()) {
+      out = waited.status();
+    } else if (!logs.is_ok()) {
+      out = logs.status();
+    } else if (!logs->ok()) {
+      out = status_from_engine(logs->status, logs->body);
+    } else {
+      std::string stdout_text;
+      std::string stderr_text;
+      LogDemuxer demux;
+      demux.feed(logs->body, [&](LogStream s, std::string_view payload) {
+        (s == LogStream::kStdout ? stdout_text : stderr_text).append(payload);
+      });
+      if (!stderr_text.empty() && stdout_text.empty()) {
+        while (!stderr_text.empty() && stderr_text.back() == '\n') stderr_text.pop_back();
+        out = Status::invalid(stderr_text);
+      } else {
+        out = std::move(stdout_text);
+      }
+    }
+  }
+  const Status removed = co_await delete_container(st, cid, true);
+  if (!removed.is_ok()) {
+    spdlog::warn("docker: cannot remove the probe container {}: {}", cid.substr(0, 12),
+                 removed.message());
+  }
+  co_return out;
+}
+
+}  // namespace
+}  // namespace docker
+
+asio::awaitable<Status> DockerManager::probe_host_data_dir(std::string probe_dir,
+                                                           std::vector<std::string> images,
+                                                           std::string user) {
+  namespace json = docker::json;
+  auto st = st_;
+  auto image = co_await docker::first_local_image(st, std::move(images));
+  if (!image.is_ok()) {
+    co_return image.status().with_context("checking that the engine sees the data directory");
+  }
+  const std::string token = random_hex(16);
+  const std::string file = probe_dir + "/host-path-probe-" + token;
+  const std::string host_file = st->paths.to_host(file);
+  if (Status w = write_file_atomic(file, token + "\n", 0644); !w.is_ok()) co_return w;
+
+  json::object mount{
+      {"Type", "bind"}, {"Source", host_file}, {"Target", "/pirus-probe"}, {"ReadOnly", true}};
+  json::object hc;
+  hc["NetworkMode"] = "none";
+  hc["Mounts"] = json::array{std::move(mount)};
+  hc["CapDrop"] = json::array{"ALL"};
+  hc["SecurityOpt"] = json::array{"no-new-privileges"};
+  hc["AutoRemove"] = false;
+  json::object body;
+  body["Image"] = *image;
+  body["Entrypoint"] = json::array{"cat"};
+  body["Cmd"] = json::array{"/pirus-probe"};
+  if (!user.empty()) body["User"] = user;
+  // No pirus.instance label: this container is not a job and must not reach the job watcher.
+  body["Labels"] = json::object{{"pirus.probe", st->cfg.instance_id}};
+  body["HostConfig"] = std::move(hc);
+  std::string name = "pirus-" + st->cfg.instance_id.substr(0, 8) + "-probe-" + token.substr(0, 8);
+  std::string serialized = json::serialize(body);
+  auto printed = co_await docker::run_probe(st, std::move(name), std::move(serialized));
+  std::error_code ec;
+  std::filesystem::remove(file, ec);
+
+  if (printed.is_ok() && *printed == token + "\n") co_return Status::ok();
+  if (!printed.is_ok() && printed.status().code() == Code::kUnavailable) {
+    co_return printed.status();
+  }
+  const std::string seen =
+      printed.is_ok()
+          ? "found " + (printed->empty()
+                            ? std::string("an empty file")
+                            : "other content (" + std::to_string(printed->size()) + " bytes)")
+          : "could not read it (" + printed.status().message() + ")";
+  co_return Status::invalid(
+      "the container engine does not see the data directory where Pirus expects it: the file " +
+      file + " (server.data_dir = " + st->cfg.data_dir +
+      ") should appear on the engine's host as " + host_file + " (server.host_data_dir = " +
+      st->paths.to_host(st->cfg.data_dir) + "), but a container of image " + *image + " " + seen +
+      ". Set server.host_data_dir to the host directory that is mounted at server.data_dir "
+      "(docs/deployment.md, path mapping)");
 }
 
 asio::awaitable<Status> DockerManager::pause(std::string container_id) {

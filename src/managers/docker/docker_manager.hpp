@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "managers/container_manager.hpp"
 
@@ -24,6 +25,10 @@ struct DockerConfig {
   // rest (managers/log_cap.hpp). The engine's own json-file record of a job is bounded too,
   // to a few times this. 0: no cap.
   std::int64_t log_limit_bytes = 0;
+  // Bind sources under data_dir are sent to the engine under host_data_dir instead
+  // (docker/host_paths.hpp): the engine resolves them on its own host. Empty: no mapping.
+  std::string data_dir;
+  std::string host_data_dir;
 };
 
 namespace docker {
@@ -55,6 +60,15 @@ class DockerManager final : public ContainerManager {
   asio::awaitable<Result<std::vector<JobContainer>>> list_jobs() override;
   asio::awaitable<Status> watch(Id job_id, std::string container_id, std::string stdout_path,
                                 std::string stderr_path) override;
+
+  // Checks that the engine sees data_dir at host_data_dir: writes a file of random content
+  // into `probe_dir` (under data_dir), runs a short container (no network, the file
+  // bind-mounted read-only from its host path, as `user`) that prints it, and compares.
+  // `images` are tried in order; the first that exists locally is used (never pulled).
+  // kFailedPrecondition-like kInvalid naming both paths when the content is not seen;
+  // kNotFound when none of the images exists; kUnavailable when the engine cannot be reached.
+  asio::awaitable<Status> probe_host_data_dir(std::string probe_dir,
+                                              std::vector<std::string> images, std::string user);
 
   // The container name launch() gives the job: pirus-<instance[0:8]>-job-<id>.
   static std::string container_name(const std::string& instance_id, Id job_id);

@@ -510,6 +510,31 @@ TEST(Commands, ServerUrlFromEnvironment) {
   EXPECT_EQ(r.out, "job 4 is now canceled\n");
 }
 
+TEST(Commands, HealthExitsZeroWhenHealthyAndOneWhenNot) {
+  std::string body =
+      R"({"status":"ok","version":"0.1.0","database":"ok","engines":{"docker":"ok"}})";
+  int status = 200;
+  FakeServer server(routes({{"GET /api/v1/health", [&](const FakeRequest&) {
+                               return FakeResponse{status, body};
+                             }}}));
+  auto r = run_cli(server.url(), {"health"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("status    ok\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("engine    docker: ok\n"), std::string::npos) << r.out;
+
+  status = 503;
+  body = R"({"status":"unhealthy","database":"ok","engines":{"docker":"cannot connect"}})";
+  r = run_cli(server.url(), {"health"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("engine    docker: cannot connect\n"), std::string::npos) << r.out;
+}
+
+TEST(Commands, CaCertMustBeAnExistingFile) {
+  auto r = run_cli("https://127.0.0.1:1", {"--ca-cert", "/nonexistent/ca.pem", "health"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/ca.pem"), std::string::npos) << r.err;
+}
+
 TEST(Commands, JsonFlagAfterTheSubcommandPrintsTheRawResponse) {
   const std::string job = R"({"id":7,"status":"running","outputs":[]})";
   FakeServer server(

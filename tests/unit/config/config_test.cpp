@@ -135,6 +135,26 @@ TEST(Config, RelativeDataDirBecomesAbsolute) {
   EXPECT_NE(c->data_dir.back(), '/');
 }
 
+TEST(Config, HostDataDirDefaultsToDataDir) {
+  auto c = load_config("", {}, {"server.data_dir=/srv/pirus/data/"});
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(c->host_data_dir, "/srv/pirus/data");
+  EXPECT_EQ(c->docker_probe_image, "");
+}
+
+TEST(Config, HostDataDirIsAbsoluteAndNormalised) {
+  auto c = load_config("", {{"PIRUS_SERVER_HOST_DATA_DIR", "/host//pirus/./data/"}},
+                       {"server.data_dir=/data", "docker.probe_image=pirus/server:1"});
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  EXPECT_EQ(c->data_dir, "/data");
+  EXPECT_EQ(c->host_data_dir, "/host/pirus/data");
+  EXPECT_EQ(c->docker_probe_image, "pirus/server:1");
+  auto rel = load_config("", {}, {"server.host_data_dir=relative/dir"});
+  ASSERT_FALSE(rel.is_ok());
+  EXPECT_NE(rel.status().message().find("server.host_data_dir"), std::string::npos);
+  EXPECT_FALSE(load_config("", {}, {"docker.probe_image=two words"}).is_ok());
+}
+
 TEST(ParseSize, AcceptsSuffixesAndRejectsJunk) {
   EXPECT_EQ(parse_size("512"), 512);
   EXPECT_EQ(parse_size("4K"), 4096);

@@ -334,6 +334,17 @@ TEST_F(PipelineInstall, BuildNetworkFollowsTheConfiguration) {
   EXPECT_TRUE(fake_->images_built()[0].allow_network);
 }
 
+TEST_F(PipelineInstall, AnInstallAcceptedBeforeTheResumeIsBuiltOnce) {
+  // The API listens before the engine is connected: an install can be building when the
+  // start-up resume runs, and is not an interrupted build.
+  auto r = run(pipelines_->install(seqstats_zip()));
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  pipelines_->resume_interrupted_builds();
+  ASSERT_TRUE(wait_built(r->id));
+  EXPECT_EQ(must(store_->get_pipeline(r->id)).status, PipelineStatus::kReady);
+  EXPECT_EQ(fake_->images_built().size(), 1u);
+}
+
 TEST_F(PipelineInstall, InterruptedBuildsAreResumedAtStartUp) {
   // A package unpacked before the restart, its pipeline still `installing`.
   const std::string pkg = data("pipelines/7/package");
