@@ -1104,8 +1104,8 @@ asio::awaitable<Result<std::string>> run_probe(StatePtr st, std::string name, st
       std::string stdout_text;
       std::string stderr_text;
       LogDemuxer demux;
-      demux.feed(logs->body, [&](LogStream s, std::string_view payload) {
-        (s == LogStream::kStdout ? stdout_text : stderr_text).append(payload);
+      demux.feed(logs->body, [&](const LogPiece& p) {
+        (p.stream == LogStream::kStdout ? stdout_text : stderr_text).append(p.data);
       });
       if (!stderr_text.empty() && stdout_text.empty()) {
         while (!stderr_text.empty() && stderr_text.back() == '\n') stderr_text.pop_back();
