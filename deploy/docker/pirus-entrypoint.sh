@@ -1,7 +1,8 @@
 #!/bin/bash
 # Entry point of the Pirus server image.
-#   server [ARGS]   runs `pirus server`; its log also goes to $PIRUS_LOG_FILE (a host
-#                   directory in the compose stack, so it outlives the container)
+#   server [ARGS]   runs `pirus server`; its log also goes to $PIRUS_SERVER_LOG_FILE, rotated
+#                   by the server (server.log_file; a host directory in the compose stack, so
+#                   it outlives the container)
 #   health          asks the server on $PIRUS_SERVER_LISTEN for /api/v1/health (HEALTHCHECK)
 #   anything else   runs `pirus ...` (the CLI)
 set -euo pipefail
@@ -9,10 +10,6 @@ set -euo pipefail
 case "${1:-server}" in
   server)
     shift || true
-    if [[ -n "${PIRUS_LOG_FILE:-}" ]] && touch "$PIRUS_LOG_FILE" 2>/dev/null; then
-      # tee outlives this shell; pirus replaces it, so signals reach pirus directly.
-      exec > >(tee -a "$PIRUS_LOG_FILE") 2>&1
-    fi
     exec pirus server "$@"
     ;;
   health)

@@ -177,6 +177,25 @@ const std::vector<Key>& keys() {
          return Status::invalid("expected trace, debug, info, warn or error, got '" + v + "'");
        },
        [](const Config& c) { return c.log_level; }},
+      {"server", "log_file",
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v.front() != '/') {
+           return Status::invalid("expected an absolute file path, got '" + v + "'");
+         }
+         c.log_file = v;
+         return Status::ok();
+       },
+       [](const Config& c) { return c.log_file; }},
+      {"server", "log_file_size",
+       [](Config& c, const std::string& v) {
+         std::int64_t n = 0;
+         PIRUS_RETURN_IF_ERROR(parse_size_into(v, n));
+         if (n < 4096) return Status::invalid("expected at least 4K, got '" + v + "'");
+         c.log_file_size = n;
+         return Status::ok();
+       },
+       [](const Config& c) { return std::to_string(c.log_file_size); }},
+      int_key("server", "log_file_count", &Config::log_file_count, 1, 100),
       str_key("database", "url", &Config::database_url),
       int_key("database", "pool_size", &Config::database_pool_size, 1, 100),
       str_key("docker", "socket", &Config::docker_socket),

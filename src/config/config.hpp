@@ -23,6 +23,10 @@ struct Config {
   // bind mount of another host directory; empty: the same as data_dir.
   std::string host_data_dir;
   std::string log_level = "info";  // trace|debug|info|warn|error
+  // Also log to this file, rotated at log_file_size into log_file_count files ("" = stderr only).
+  std::string log_file;
+  std::int64_t log_file_size = 64LL << 20;
+  std::int64_t log_file_count = 5;
 
   // [database]
   std::string database_url;             // empty: sqlite://<data_dir>/pirus.db

@@ -1,5 +1,6 @@
 #include "server/server_app.hpp"
 
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -13,9 +14,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -108,17 +111,37 @@ asio::awaitable<Status> check_data_dir(DockerManager& manager, const Config& con
   co_return probed;
 }
 
-void set_log_level(const std::string& level) {
-  // Logs go to stderr: stdout stays free for what a command prints (--print-config).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("pirus"));
-  spdlog::set_level(spdlog::level::from_str(level));
+// Logs go to stderr (stdout stays free for what a command prints, --print-config) and, with
+// server.log_file, to a file rotated by size, so a long-running server's log stays bounded.
+Status set_up_logging(const Config& config) {
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!config.log_file.empty()) {
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+          config.log_file, static_cast<std::size_t>(config.log_file_size),
+          static_cast<std::size_t>(config.log_file_count)));
+    } catch (const spdlog::spdlog_ex& e) {
+      return Status::invalid("server.log_file: cannot write " + config.log_file + ": " + e.what());
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("pirus", sinks.begin(), sinks.end());
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // Every line at info and above is in the file when it is logged (operators tail it, tests
+  // read it); debug and trace lines are flushed with them.
+  spdlog::flush_on(spdlog::level::info);
+  return Status::ok();
 }
 
 }  // namespace
 
 int run_server(const Config& config) {
-  set_log_level(config.log_level);
+  if (Status st = set_up_logging(config); !st) {
+    std::fprintf(stderr, "pirus: %s\n", st.message().c_str());
+    return 2;
+  }
   if (Status st = prepare_data_dir(config); !st) {
     spdlog::error("{}", st.message());
     return 1;
