@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "model/job_state_machine.hpp"
+#include "store/job_messages.hpp"
 #include "store/row_mapping.hpp"
 #include "store/store_cursor.hpp"
 
@@ -33,17 +34,6 @@ std::string placeholders(std::size_t n, int first) {
     out += "$" + std::to_string(first + static_cast<int>(i));
   }
   return out;
-}
-
-Status about_job(const Status& st, Id id) {
-  const std::string& m = st.message();
-  if (m.rfind("job ", 0) == 0) return {st.code(), "job " + str(id) + " " + m.substr(4)};
-  return {st.code(), "job " + str(id) + ": " + m};
-}
-
-Status job_moved(Id id, JobStatus actual, JobStatus expected) {
-  return Status::conflict("job " + str(id) + " is " + std::string(to_string(actual)) + ", not " +
-                          std::string(to_string(expected)));
 }
 
 Result<bool> exists(PGconn* c, const char* sql, Id id) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "model/job_state_machine.hpp"
+#include "store/job_messages.hpp"
 #include "store/migrations.hpp"
 #include "store/row_mapping.hpp"
 #include "store/store_cursor.hpp"
@@ -224,19 +225,6 @@ std::string placeholders(std::size_t n) {
   std::string out;
   for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
   return out;
-}
-
-// Re-words a state machine Status ("job is done, which is final") for a given job
-// ("job 4 is done, which is final"), keeping its code.
-Status about_job(const Status& st, Id id) {
-  const std::string& m = st.message();
-  if (m.rfind("job ", 0) == 0) return {st.code(), "job " + str(id) + " " + m.substr(4)};
-  return {st.code(), "job " + str(id) + ": " + m};
-}
-
-Status job_moved(Id id, JobStatus actual, JobStatus expected) {
-  return Status::conflict("job " + str(id) + " is " + std::string(to_string(actual)) + ", not " +
-                          std::string(to_string(expected)));
 }
 
 // ----- files -----
