@@ -11,6 +11,7 @@
 
 #include "model/job_state_machine.hpp"
 #include "store/job_messages.hpp"
+#include "store/job_validation.hpp"
 #include "store/row_mapping.hpp"
 #include "store/store_cursor.hpp"
 
@@ -257,26 +258,6 @@ Status moved_status(PGconn* c, Id id, JobStatus expected) {
   auto actual = parse_job_status((*rows)[0].text(0));
   if (!actual) return Status::internal("job " + str(id) + " has an unknown status");
   return job_moved(id, *actual, expected);
-}
-
-bool valid_fraction(double v) {
-  return std::isfinite(v) && v >= 0 && v <= 1;
-}
-
-Status validate_update(const JobUpdate& u) {
-  if (u.progress && !valid_fraction(*u.progress)) {
-    return Status::invalid("progress must be between 0 and 1");
-  }
-  return Status::ok();
-}
-
-Status validate_job(const Job& j) {
-  if (!valid_fraction(j.progress)) return Status::invalid("progress must be between 0 and 1");
-  const Resources& r = j.resources;
-  if (!std::isfinite(r.cpus) || r.cpus < 0 || r.memory_mb < 0 || r.pids < 0) {
-    return Status::invalid("resources must be non-negative numbers");
-  }
-  return Status::ok();
 }
 
 // The compare-and-swap every status change goes through: one UPDATE guarded by the

@@ -11,6 +11,7 @@
 
 #include "model/job_state_machine.hpp"
 #include "store/job_messages.hpp"
+#include "store/job_validation.hpp"
 #include "store/migrations.hpp"
 #include "store/row_mapping.hpp"
 #include "store/store_cursor.hpp"
@@ -406,26 +407,6 @@ Result<Job> load_job(sqlite3* db, Id id) {
   if (!jobs) return jobs.status();
   if (jobs->empty()) return Status::not_found("job " + str(id) + " not found");
   return std::move(jobs->front());
-}
-
-bool valid_fraction(double v) {
-  return std::isfinite(v) && v >= 0 && v <= 1;
-}
-
-Status validate_update(const JobUpdate& u) {
-  if (u.progress && !valid_fraction(*u.progress)) {
-    return Status::invalid("progress must be between 0 and 1");
-  }
-  return Status::ok();
-}
-
-Status validate_job(const Job& j) {
-  if (!valid_fraction(j.progress)) return Status::invalid("progress must be between 0 and 1");
-  const Resources& r = j.resources;
-  if (!std::isfinite(r.cpus) || r.cpus < 0 || r.memory_mb < 0 || r.pids < 0) {
-    return Status::invalid("resources must be non-negative numbers");
-  }
-  return Status::ok();
 }
 
 // The compare-and-swap every status change goes through. Absent fields keep their value
