@@ -10,7 +10,10 @@
 #include <utility>
 
 #include "model/job_state_machine.hpp"
+#include "store/job_messages.hpp"
+#include "store/job_validation.hpp"
 #include "store/migrations.hpp"
+#include "store/row_mapping.hpp"
 #include "store/store_cursor.hpp"
 
 namespace pirus {
@@ -225,47 +228,7 @@ std::string placeholders(std::size_t n) {
   return out;
 }
 
-// Re-words a state machine Status ("job is done, which is final") for a given job
-// ("job 4 is done, which is final"), keeping its code.
-Status about_job(const Status& st, Id id) {
-  const std::string& m = st.message();
-  if (m.rfind("job ", 0) == 0) return {st.code(), "job " + str(id) + " " + m.substr(4)};
-  return {st.code(), "job " + str(id) + ": " + m};
-}
-
-Status job_moved(Id id, JobStatus actual, JobStatus expected) {
-  return Status::conflict("job " + str(id) + " is " + std::string(to_string(actual)) + ", not " +
-                          std::string(to_string(expected)));
-}
-
 // ----- files -----
-
-constexpr char kFileCols[] =
-    "id, name, type, path, size, upload_offset, status, sha256, job_source_id, tags, "
-    "created_at, updated_at, companion_of, expires_at, expected_sha256, error_reason";
-
-Result<File> read_file_row(const Stmt& s) {
-  File f;
-  f.id = s.int64(0);
-  f.name = s.text(1);
-  f.type = s.text(2);
-  f.path = s.text(3);
-  f.size = s.int64(4);
-  f.upload_offset = s.int64(5);
-  auto status = parse_file_status(s.text(6));
-  if (!status) return Status::internal("file " + str(f.id) + " has an unknown status");
-  f.status = *status;
-  f.sha256 = s.text(7);
-  f.job_source_id = s.optional_int64(8);
-  f.tags = s.text(9);
-  f.created_at = s.int64(10);
-  f.updated_at = s.int64(11);
-  f.companion_of = s.optional_int64(12);
-  f.expires_at = s.int64(13);
-  f.expected_sha256 = s.text(14);
-  f.error_reason = s.text(15);
-  return f;
-}
 
 Result<std::vector<File>> read_files(Stmt& s) {
   std::vector<File> out;
@@ -372,56 +335,6 @@ Status check_not_read_by_unfinished_job(sqlite3* db, Id file_id) {
 
 // ----- pipelines -----
 
-constexpr char kPipelineCols[] =
-    "id, name, version, type, engine, status, description, manifest_json, form_json, "
-    "documents_json, path, image, error_reason, package_file_id, created_at, updated_at, "
-    "installed_at";
-
-std::string documents_to_json(const std::map<std::string, std::string>& docs) {
-  boost::json::object o;
-  for (const auto& [key, path] : docs) o[key] = path;
-  return boost::json::serialize(o);
-}
-
-Result<std::map<std::string, std::string>> documents_from_json(const std::string& text, Id id) {
-  boost::json::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  Status bad = Status::internal("pipeline " + str(id) + " has a malformed documents column");
-  if (ec || !v.is_object()) return bad;
-  std::map<std::string, std::string> out;
-  for (const auto& kv : v.get_object()) {
-    if (!kv.value().is_string()) return bad;
-    out.emplace(std::string(kv.key()), std::string(kv.value().get_string()));
-  }
-  return out;
-}
-
-Result<Pipeline> read_pipeline_row(const Stmt& s) {
-  Pipeline p;
-  p.id = s.int64(0);
-  p.name = s.text(1);
-  p.version = s.text(2);
-  p.type = s.text(3);
-  p.engine = s.text(4);
-  auto status = parse_pipeline_status(s.text(5));
-  if (!status) return Status::internal("pipeline " + str(p.id) + " has an unknown status");
-  p.status = *status;
-  p.description = s.text(6);
-  p.manifest_json = s.text(7);
-  p.form_json = s.text(8);
-  auto docs = documents_from_json(s.text(9), p.id);
-  if (!docs) return docs.status();
-  p.documents = std::move(*docs);
-  p.path = s.text(10);
-  p.image = s.text(11);
-  p.error_reason = s.text(12);
-  p.package_file_id = s.optional_int64(13);
-  p.created_at = s.int64(14);
-  p.updated_at = s.int64(15);
-  p.installed_at = s.int64(16);
-  return p;
-}
-
 Result<Pipeline> load_pipeline(sqlite3* db, Id id) {
   Stmt s(db, std::string("SELECT ") + kPipelineCols + " FROM pipelines WHERE id = ?");
   s.bind(id);
@@ -453,39 +366,6 @@ Status check_pipeline_refs(sqlite3* db, const Pipeline& p, Id self) {
 }
 
 // ----- jobs -----
-
-constexpr char kJobCols[] =
-    "id, pipeline_id, name, status, priority, parameters_json, cpus, memory_mb, pids, "
-    "progress, progress_label, path, container_id, exit_code, error_reason, created_at, "
-    "started_at, ended_at, updated_at, peak_memory_bytes, cpu_seconds";
-
-Result<Job> read_job_row(const Stmt& s) {
-  Job j;
-  j.id = s.int64(0);
-  j.pipeline_id = s.optional_int64(1).value_or(0);
-  j.name = s.text(2);
-  auto status = parse_job_status(s.text(3));
-  if (!status) return Status::internal("job " + str(j.id) + " has an unknown status");
-  j.status = *status;
-  j.priority = static_cast<int>(s.int64(4));
-  j.parameters_json = s.text(5);
-  j.resources.cpus = s.real(6);
-  j.resources.memory_mb = s.int64(7);
-  j.resources.pids = s.int64(8);
-  j.progress = s.real(9);
-  j.progress_label = s.text(10);
-  j.path = s.text(11);
-  j.container_id = s.text(12);
-  if (!s.is_null(13)) j.exit_code = static_cast<int>(s.int64(13));
-  j.error_reason = s.text(14);
-  j.created_at = s.int64(15);
-  j.started_at = s.int64(16);
-  j.ended_at = s.int64(17);
-  j.updated_at = s.int64(18);
-  j.peak_memory_bytes = s.int64(19);
-  j.cpu_seconds = s.real(20);
-  return j;
-}
 
 // One prepared statement re-run per job: a page holds at most 10000 jobs, and an IN list
 // that long would pass SQLite's parameter limit.
@@ -527,26 +407,6 @@ Result<Job> load_job(sqlite3* db, Id id) {
   if (!jobs) return jobs.status();
   if (jobs->empty()) return Status::not_found("job " + str(id) + " not found");
   return std::move(jobs->front());
-}
-
-bool valid_fraction(double v) {
-  return std::isfinite(v) && v >= 0 && v <= 1;
-}
-
-Status validate_update(const JobUpdate& u) {
-  if (u.progress && !valid_fraction(*u.progress)) {
-    return Status::invalid("progress must be between 0 and 1");
-  }
-  return Status::ok();
-}
-
-Status validate_job(const Job& j) {
-  if (!valid_fraction(j.progress)) return Status::invalid("progress must be between 0 and 1");
-  const Resources& r = j.resources;
-  if (!std::isfinite(r.cpus) || r.cpus < 0 || r.memory_mb < 0 || r.pids < 0) {
-    return Status::invalid("resources must be non-negative numbers");
-  }
-  return Status::ok();
 }
 
 // The compare-and-swap every status change goes through. Absent fields keep their value
